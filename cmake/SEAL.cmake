@@ -1,0 +1,99 @@
+# Provides the imported target SEAL::seal (SEAL 4.1, static, PIC).
+#
+# An installed SEAL 4.1 is used when find_package finds one. Otherwise SEAL
+# 4.1.2 is built from the source that the registry sdist pyfhel==3.5.0 carries
+# under Pyfhel/backend/SEAL, checked against a pinned sha256. The build is
+# cached outside the source tree, keyed by the flags that affect its ABI, so
+# fresh clones and CI reuse it.
+
+set(HE_TF_SEAL_VERSION 4.1.2)
+set(HE_TF_PYFHEL_SDIST pyfhel-3.5.0.tar.gz)
+set(HE_TF_PYFHEL_SHA256 0375b83b5a83026924f59db25c4efa9f27e1e8a66d004658f4d24195986a04b6)
+
+option(HE_TF_USE_SYSTEM_SEAL "Use an installed SEAL 4.1 when one is found" ON)
+if(HE_TF_USE_SYSTEM_SEAL)
+  find_package(SEAL 4.1 CONFIG QUIET)
+  if(SEAL_FOUND)
+    message(STATUS "he-tf: using installed SEAL ${SEAL_VERSION} (${SEAL_DIR})")
+    return()
+  endif()
+endif()
+
+if(DEFINED ENV{HE_TF_CACHE_DIR})
+  set(_cache "$ENV{HE_TF_CACHE_DIR}")
+elseif(DEFINED ENV{XDG_CACHE_HOME})
+  set(_cache "$ENV{XDG_CACHE_HOME}/he_tf")
+else()
+  set(_cache "$ENV{HOME}/.cache/he_tf")
+endif()
+
+# Everything that changes the produced library goes into the cache key.
+set(_seal_options
+  -DCMAKE_BUILD_TYPE=Release
+  -DCMAKE_POSITION_INDEPENDENT_CODE=ON
+  -DBUILD_SHARED_LIBS=OFF
+  -DSEAL_BUILD_DEPS=OFF
+  -DSEAL_USE_MSGSL=OFF
+  -DSEAL_USE_ZLIB=ON
+  -DSEAL_USE_ZSTD=OFF
+  -DSEAL_USE_INTEL_HEXL=OFF
+  -DSEAL_BUILD_TESTS=OFF
+  -DSEAL_BUILD_EXAMPLES=OFF
+  -DSEAL_BUILD_BENCH=OFF
+  "-DCMAKE_CXX_FLAGS=-D_GLIBCXX_USE_CXX11_ABI=1"
+  -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}
+  -DCMAKE_C_COMPILER=${CMAKE_C_COMPILER})
+string(SHA256 _key "${HE_TF_SEAL_VERSION};${CMAKE_CXX_COMPILER_ID};${CMAKE_CXX_COMPILER_VERSION};${_seal_options}")
+string(SUBSTRING "${_key}" 0 12 _key)
+set(_prefix "${_cache}/seal-${HE_TF_SEAL_VERSION}-${_key}")
+
+file(MAKE_DIRECTORY "${_cache}")
+file(LOCK "${_cache}/seal.lock" GUARD FILE TIMEOUT 3600)
+
+if(NOT EXISTS "${_prefix}/.complete")
+  set(_sdist "${_cache}/downloads/${HE_TF_PYFHEL_SDIST}")
+  if(EXISTS "${_sdist}")
+    file(SHA256 "${_sdist}" _sha)
+  endif()
+  if(NOT _sha STREQUAL HE_TF_PYFHEL_SHA256)
+    message(STATUS "he-tf: fetching the SEAL ${HE_TF_SEAL_VERSION} source (sdist pyfhel==3.5.0)")
+    find_package(Python3 REQUIRED COMPONENTS Interpreter)
+    execute_process(
+      COMMAND "${Python3_EXECUTABLE}" -m pip download --no-deps --no-binary pyfhel
+              pyfhel==3.5.0 -d "${_cache}/downloads"
+      RESULT_VARIABLE _rc)
+    if(NOT _rc EQUAL 0 OR NOT EXISTS "${_sdist}")
+      message(FATAL_ERROR "he-tf: could not download pyfhel==3.5.0 (the SEAL source). "
+                          "Check that the Python package registry is reachable, or install SEAL 4.1.")
+    endif()
+    file(SHA256 "${_sdist}" _sha)
+    if(NOT _sha STREQUAL HE_TF_PYFHEL_SHA256)
+      file(REMOVE "${_sdist}")
+      message(FATAL_ERROR "he-tf: ${HE_TF_PYFHEL_SDIST} has sha256 ${_sha}, expected ${HE_TF_PYFHEL_SHA256}; refusing to build it.")
+    endif()
+  endif()
+
+  set(_src "${_cache}/src-${_key}")
+  file(REMOVE_RECURSE "${_src}" "${_prefix}")
+  file(ARCHIVE_EXTRACT INPUT "${_sdist}" DESTINATION "${_src}" PATTERNS "pyfhel-3.5.0/Pyfhel/backend/SEAL")
+  set(_seal_src "${_src}/pyfhel-3.5.0/Pyfhel/backend/SEAL")
+
+  message(STATUS "he-tf: building SEAL ${HE_TF_SEAL_VERSION} into ${_prefix} (once per machine)")
+  include(ProcessorCount)
+  ProcessorCount(_jobs)
+  foreach(_step
+      "-S;${_seal_src};-B;${_src}/build;-DCMAKE_INSTALL_PREFIX=${_prefix};${_seal_options}"
+      "--build;${_src}/build;--parallel;${_jobs}"
+      "--install;${_src}/build")
+    execute_process(COMMAND "${CMAKE_COMMAND}" ${_step} RESULT_VARIABLE _rc OUTPUT_QUIET)
+    if(NOT _rc EQUAL 0)
+      message(FATAL_ERROR "he-tf: SEAL build step failed: cmake ${_step}")
+    endif()
+  endforeach()
+  file(REMOVE_RECURSE "${_src}")
+  file(TOUCH "${_prefix}/.complete")
+endif()
+
+file(LOCK "${_cache}/seal.lock" RELEASE)
+find_package(SEAL ${HE_TF_SEAL_VERSION} EXACT REQUIRED CONFIG PATHS "${_prefix}" NO_DEFAULT_PATH)
+message(STATUS "he-tf: using cached SEAL ${SEAL_VERSION} (${_prefix})")

@@ -1,0 +1,101 @@
+#include "ckks.h"
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include "seal_io.h"
+
+namespace he_tf {
+namespace {
+
+std::string KeyIdHex(std::uint64_t id) {
+  std::ostringstream out;
+  out << std::hex << id;
+  return out.str();
+}
+
+}  // namespace
+
+double MaxEncodableMagnitude(const CkksParams& params) {
+  return std::ldexp(1.0, params.coeff_mod_bit_sizes.front() - params.scale_bits - 1);
+}
+
+seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::size_t n) {
+  if (n > ctx.slot_count()) {
+    throw std::invalid_argument("cannot encrypt " + std::to_string(n) + " values into one ciphertext of " +
+                                std::to_string(ctx.slot_count()) + " slots");
+  }
+  const double limit = MaxEncodableMagnitude(ctx.params());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(values[i])) throw std::invalid_argument("cannot encrypt NaN or infinite values");
+    if (std::fabs(values[i]) >= limit) {
+      std::ostringstream msg;
+      msg << "value " << values[i] << " is too large to encrypt with " << ctx.params().ToString()
+          << ": |x| must stay below " << limit << " (2^(first prime bits - scale_bits - 1)); "
+          << "scale the data down or use a larger first prime";
+      throw std::invalid_argument(msg.str());
+    }
+  }
+  thread_local std::vector<double> buffer;
+  buffer.assign(values, values + n);
+  seal::Plaintext plain;
+  ctx.encoder().encode(buffer, ctx.scale(), plain);
+  seal::Ciphertext ct;
+  ctx.encryptor().encrypt(plain, ct);
+  return ct;
+}
+
+void CheckSameKeySet(const PublicContext& ctx, const SecretKey& sk) {
+  if (sk.key_id() != ctx.key_id()) {
+    throw std::invalid_argument("the secret key belongs to key set " + KeyIdHex(sk.key_id()) +
+                                " but the ciphertexts were encrypted under key set " + KeyIdHex(ctx.key_id()) +
+                                "; decrypt with the secret key of the KeySet whose public context encrypted them");
+  }
+}
+
+void Decrypt(const PublicContext& ctx, const SecretKey& sk, const seal::Ciphertext& ct, double* out, std::size_t n) {
+  CheckSameKeySet(ctx, sk);
+  if (n > ctx.slot_count()) {
+    throw std::invalid_argument("cannot read " + std::to_string(n) + " values from a ciphertext of " +
+                                std::to_string(ctx.slot_count()) + " slots");
+  }
+  seal::Plaintext plain;
+  sk.Decrypt(ct, plain);
+  thread_local std::vector<double> buffer;
+  ctx.encoder().decode(plain, buffer);
+  std::copy(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n), out);
+}
+
+seal::Ciphertext Add(const PublicContext& ctx, const seal::Ciphertext& a, const seal::Ciphertext& b) {
+  const int level_a = ctx.Level(a);
+  const int level_b = ctx.Level(b);
+  if (!seal::util::are_close(a.scale(), b.scale())) {
+    std::ostringstream msg;
+    msg << "cannot add ciphertexts with scales 2^" << std::log2(a.scale()) << " and 2^" << std::log2(b.scale())
+        << "; rescale them to the same scale first";
+    throw std::invalid_argument(msg.str());
+  }
+  seal::Ciphertext out;
+  if (level_a == level_b) {
+    ctx.evaluator().add(a, b, out);
+  } else if (level_a > level_b) {
+    ctx.evaluator().mod_switch_to(a, b.parms_id(), out);
+    ctx.evaluator().add_inplace(out, b);
+  } else {
+    ctx.evaluator().mod_switch_to(b, a.parms_id(), out);
+    ctx.evaluator().add_inplace(out, a);
+  }
+  return out;
+}
+
+std::string SaveCiphertext(const seal::Ciphertext& ct, seal::compr_mode_type mode) { return SaveToString(ct, mode); }
+
+seal::Ciphertext LoadCiphertext(const PublicContext& ctx, std::string_view bytes) {
+  seal::Ciphertext ct;
+  LoadFromString(ctx.seal_context(), bytes, ct, "ciphertext");
+  return ct;
+}
+
+}  // namespace he_tf

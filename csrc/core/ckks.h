@@ -1,0 +1,37 @@
+// CKKS operations on single ciphertexts. Framework-independent: the TF
+// kernels and the Python module call these per element. All throw
+// std::invalid_argument with a message fit for the user on bad input.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "public_context.h"
+#include "secret_key.h"
+#include "seal/ciphertext.h"
+
+namespace he_tf {
+
+// Largest |value| that survives encryption and every rescale with these
+// parameters: the scaled value must stay below half the first prime.
+double MaxEncodableMagnitude(const CkksParams& params);
+
+// Encrypts values[0..n) (n <= slot count) into one ciphertext at the top level
+// and the context's scale; the remaining slots hold zeros.
+seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::size_t n);
+
+// Decrypts and writes the first n slots to out[0..n).
+void Decrypt(const PublicContext& ctx, const SecretKey& sk, const seal::Ciphertext& ct, double* out, std::size_t n);
+
+// a + b, first bringing the operand at the higher level down to the other's.
+seal::Ciphertext Add(const PublicContext& ctx, const seal::Ciphertext& a, const seal::Ciphertext& b);
+
+// Checks that a secret key belongs to the key set of `ctx`.
+void CheckSameKeySet(const PublicContext& ctx, const SecretKey& sk);
+
+// Ciphertext bytes. Loading validates them against the context's parameters.
+std::string SaveCiphertext(const seal::Ciphertext& ct, seal::compr_mode_type mode);
+seal::Ciphertext LoadCiphertext(const PublicContext& ctx, std::string_view bytes);
+
+}  // namespace he_tf

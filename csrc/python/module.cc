@@ -1,0 +1,90 @@
+// he_tf._core: key generation, parameter rules and key-container headers for
+// the Python layer. Ciphertext work goes through the TF ops, not here.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/ckks.h"
+#include "core/key_header.h"
+#include "core/keygen.h"
+#include "seal/version.h"
+
+namespace py = pybind11;
+
+namespace {
+
+he_tf::CkksParams MakeParams(std::size_t n, std::vector<int> bits, int scale_bits) {
+  he_tf::CkksParams p;
+  p.poly_modulus_degree = n;
+  p.coeff_mod_bit_sizes = std::move(bits);
+  p.scale_bits = scale_bits;
+  return p;
+}
+
+py::tuple HeaderTuple(const he_tf::KeyHeader& h) {
+  return py::make_tuple(h.key_id, h.params.poly_modulus_degree, h.params.coeff_mod_bit_sizes, h.params.scale_bits);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "he-tf native core (SEAL CKKS key generation and parameter rules)";
+
+  m.def("seal_version", [] {
+    return std::to_string(SEAL_VERSION_MAJOR) + "." + std::to_string(SEAL_VERSION_MINOR) + "." +
+           std::to_string(SEAL_VERSION_PATCH);
+  });
+
+  m.def("max_coeff_modulus_bits", &he_tf::MaxCoeffModulusBits, py::arg("poly_modulus_degree"),
+        "Largest total coefficient modulus bits for 128-bit security (0 if unsupported).");
+
+  m.def(
+      "validate_params",
+      [](std::size_t n, std::vector<int> bits, int scale_bits) {
+        auto p = MakeParams(n, std::move(bits), scale_bits);
+        p.Validate();
+        p.ToSeal();  // also checks that primes of these sizes exist for N
+      },
+      py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"),
+      "Raises ValueError naming the broken rule.");
+
+  m.def(
+      "max_encodable_magnitude",
+      [](std::size_t n, std::vector<int> bits, int scale_bits) {
+        return he_tf::MaxEncodableMagnitude(MakeParams(n, std::move(bits), scale_bits));
+      },
+      py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"));
+
+  m.def(
+      "generate_keys",
+      [](std::size_t n, std::vector<int> bits, int scale_bits, std::optional<std::vector<int>> rotations) {
+        const auto p = MakeParams(n, std::move(bits), scale_bits);
+        he_tf::KeySetBytes keys;
+        {
+          py::gil_scoped_release release;
+          keys = he_tf::GenerateKeys(p, rotations);
+        }
+        return py::make_tuple(py::bytes(keys.public_context), py::bytes(keys.secret_key));
+      },
+      py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"), py::arg("rotations"),
+      "Returns (public_context_bytes, secret_key_bytes). rotations=None: all powers of two.");
+
+  m.def(
+      "read_public_header",
+      [](std::string_view bytes) {
+        he_tf::ByteReader r(bytes, he_tf::kPublicContextMagic, "a public context");
+        return HeaderTuple(he_tf::ReadKeyHeader(r));
+      },
+      py::arg("serialized"), "(key_id, poly_modulus_degree, coeff_mod_bit_sizes, scale_bits)");
+
+  m.def(
+      "read_secret_header",
+      [](std::string_view bytes) {
+        he_tf::ByteReader r(bytes, he_tf::kSecretKeyMagic, "a secret key");
+        return HeaderTuple(he_tf::ReadKeyHeader(r));
+      },
+      py::arg("serialized"), "(key_id, poly_modulus_degree, coeff_mod_bit_sizes, scale_bits)");
+}

@@ -1,0 +1,107 @@
+// Encrypt and decrypt: float64 values <-> one ciphertext per row of the
+// innermost axis (the Python layer arranges the packed axis there).
+#include "core/ckks.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "tf/kernel_util.h"
+
+namespace he_tf {
+
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+using tensorflow::shape_inference::InferenceContext;
+using tensorflow::shape_inference::ShapeHandle;
+
+REGISTER_OP("HeEncrypt")
+    .Input("context: variant")
+    .Input("values: float64")
+    .Output("ciphertexts: variant")
+    .SetIsStateful()  // randomized: never folded or deduplicated
+    .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle values;
+      TF_RETURN_IF_ERROR(c->WithRankAtLeast(c->input(1), 1, &values));
+      ShapeHandle outer;
+      TF_RETURN_IF_ERROR(c->Subshape(values, 0, -1, &outer));
+      c->set_output(0, outer);
+      return absl::OkStatus();
+    })
+    .Doc("Encrypts values[..., n] into ciphertexts[...], n values in the slots of each.");
+
+REGISTER_OP("HeDecrypt")
+    .Input("context: variant")
+    .Input("secret_key: variant")
+    .Input("ciphertexts: variant")
+    .Attr("num_values: int >= 0")
+    .Output("values: float64")
+    .SetShapeFn([](InferenceContext* c) {
+      int num_values;
+      TF_RETURN_IF_ERROR(c->GetAttr("num_values", &num_values));
+      ShapeHandle out;
+      TF_RETURN_IF_ERROR(c->Concatenate(c->input(2), c->Vector(num_values), &out));
+      c->set_output(0, out);
+      return absl::OkStatus();
+    })
+    .Doc("Decrypts ciphertexts[...] into values[..., num_values], the first num_values slots of each.");
+
+class EncryptOp : public OpKernel {
+ public:
+  explicit EncryptOp(OpKernelConstruction* c) : OpKernel(c) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const PublicContextVariant* context;
+    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
+    const Tensor& values = ctx->input(1);
+    OP_REQUIRES(ctx, values.dims() >= 1,
+                absl::InvalidArgumentError("HeEncrypt: values must have rank >= 1 (the slot axis last)"));
+    TensorShape out_shape = values.shape();
+    const std::int64_t n = out_shape.dim_size(out_shape.dims() - 1);
+    out_shape.RemoveLastDims(1);
+    Tensor* out;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
+
+    const PublicContext& pc = *context->get();
+    const double* in = values.flat<double>().data();
+    auto cts = out->flat<tensorflow::Variant>();
+    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), kCiphertextCost, [&](std::int64_t i) {
+                     cts(i) = CiphertextVariant(pc.key_id(), Encrypt(pc, in + i * n, static_cast<std::size_t>(n)));
+                   }));
+  }
+};
+
+class DecryptOp : public OpKernel {
+ public:
+  explicit DecryptOp(OpKernelConstruction* c) : OpKernel(c) { OP_REQUIRES_OK(c, c->GetAttr("num_values", &n_)); }
+
+  void Compute(OpKernelContext* ctx) override {
+    const PublicContextVariant* context;
+    const SecretKeyVariant* secret;
+    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
+    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "secret_key", &secret));
+    const PublicContext& pc = *context->get();
+    const SecretKey& sk = *secret->get();
+    OP_REQUIRES_OK(ctx, Guard(ctx, [&] { CheckSameKeySet(pc, sk); }));
+
+    const Tensor& cts = ctx->input(2);
+    OP_REQUIRES_OK(ctx, CheckCiphertextInput(ctx, cts, "ciphertexts"));
+    TensorShape out_shape = cts.shape();
+    out_shape.AddDim(n_);
+    Tensor* out;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
+    double* values = out->flat<double>().data();
+    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, cts.NumElements(), kCiphertextCost, [&](std::int64_t i) {
+                     Decrypt(pc, sk, CiphertextAt(cts, i).Get(pc), values + i * n_, static_cast<std::size_t>(n_));
+                   }));
+  }
+
+ private:
+  std::int64_t n_;
+};
+
+REGISTER_KERNEL_BUILDER(Name("HeEncrypt").Device(tensorflow::DEVICE_CPU), EncryptOp);
+REGISTER_KERNEL_BUILDER(Name("HeDecrypt").Device(tensorflow::DEVICE_CPU), DecryptOp);
+
+}  // namespace he_tf

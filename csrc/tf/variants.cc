@@ -1,0 +1,105 @@
+#include "tf/variants.h"
+
+#include <cstring>
+#include <sstream>
+
+#include "core/ckks.h"
+#include "tensorflow/core/framework/variant_op_registry.h"
+
+namespace he_tf {
+
+// ---- CiphertextVariant ------------------------------------------------------
+
+CiphertextVariant::CiphertextVariant(std::uint64_t key_id, seal::Ciphertext ct) : state_(std::make_shared<State>()) {
+  state_->key_id = key_id;
+  state_->ct = std::move(ct);
+  state_->loaded.store(true, std::memory_order_release);
+}
+
+// Layout: 8-byte key id, then SEAL's uncompressed ciphertext bytes
+// (compression buys little on ciphertexts and costs time on every send).
+void CiphertextVariant::Encode(tensorflow::VariantTensorData* data) const {
+  data->set_type_name(kTypeName);
+  std::string& out = data->metadata_string();
+  out.clear();
+  if (!state_) return;
+  out.append(reinterpret_cast<const char*>(&state_->key_id), sizeof state_->key_id);
+  if (state_->loaded.load(std::memory_order_acquire)) {
+    out += SaveCiphertext(state_->ct, seal::compr_mode_type::none);
+  } else {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    out += state_->bytes;
+  }
+}
+
+bool CiphertextVariant::Decode(tensorflow::VariantTensorData data) {
+  const std::string& in = data.metadata_string();
+  if (in.size() <= sizeof(std::uint64_t)) return false;
+  state_ = std::make_shared<State>();
+  std::memcpy(&state_->key_id, in.data(), sizeof state_->key_id);
+  state_->bytes = in.substr(sizeof(std::uint64_t));
+  return true;
+}
+
+std::string CiphertextVariant::DebugString() const {
+  std::ostringstream out;
+  out << "<he_tf.Ciphertext key_set=" << std::hex << key_id() << ">";
+  return out.str();
+}
+
+const seal::Ciphertext& CiphertextVariant::Get(const PublicContext& ctx) const {
+  if (!state_) throw std::invalid_argument("an element holds an empty ciphertext");
+  if (state_->key_id != ctx.key_id()) {
+    std::ostringstream msg;
+    msg << "a ciphertext of key set " << std::hex << state_->key_id << " was given with the public context of key set "
+        << ctx.key_id() << "; ciphertexts of different KeySets cannot be combined (re-encrypt under one KeySet)";
+    throw std::invalid_argument(msg.str());
+  }
+  if (!state_->loaded.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (!state_->loaded.load(std::memory_order_relaxed)) {
+      state_->ct = LoadCiphertext(ctx, state_->bytes);
+      std::string().swap(state_->bytes);
+      state_->loaded.store(true, std::memory_order_release);
+    }
+  }
+  return state_->ct;
+}
+
+// ---- PublicContextVariant ---------------------------------------------------
+
+void PublicContextVariant::Encode(tensorflow::VariantTensorData* data) const {
+  data->set_type_name(kTypeName);
+  data->metadata_string() = ctx_ ? ctx_->bytes() : std::string();
+}
+
+bool PublicContextVariant::Decode(tensorflow::VariantTensorData data) {
+  try {
+    ctx_ = PublicContext::Deserialize(data.metadata_string());
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::string PublicContextVariant::DebugString() const {
+  if (!ctx_) return "<he_tf.PublicContext empty>";
+  std::ostringstream out;
+  out << "<he_tf.PublicContext key_set=" << std::hex << ctx_->key_id() << " " << ctx_->params().ToString() << ">";
+  return out.str();
+}
+
+// ---- SecretKeyVariant -------------------------------------------------------
+
+void SecretKeyVariant::Encode(tensorflow::VariantTensorData* data) const {
+  data->set_type_name(kTypeName);
+  data->metadata_string().clear();
+}
+
+bool SecretKeyVariant::Decode(tensorflow::VariantTensorData) { return false; }
+
+REGISTER_UNARY_VARIANT_DECODE_FUNCTION(CiphertextVariant, CiphertextVariant::kTypeName);
+REGISTER_UNARY_VARIANT_DECODE_FUNCTION(PublicContextVariant, PublicContextVariant::kTypeName);
+REGISTER_UNARY_VARIANT_DECODE_FUNCTION(SecretKeyVariant, SecretKeyVariant::kTypeName);
+
+}  // namespace he_tf

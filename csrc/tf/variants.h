@@ -1,0 +1,89 @@
+// tf.variant payloads: one SEAL ciphertext per tensor element, and the scalar
+// public context and secret key that ops take as inputs.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/public_context.h"
+#include "core/secret_key.h"
+#include "seal/ciphertext.h"
+#include "tensorflow/core/framework/variant.h"
+#include "tensorflow/core/framework/variant_tensor_data.h"
+
+namespace he_tf {
+
+// A ciphertext and the key set it was made under. Copies share the
+// ciphertext. A ciphertext decoded from bytes (tf.io.parse_tensor, a tensor
+// received from another host) cannot be validated until a context is at
+// hand, so it stays as bytes until the first op loads it.
+class CiphertextVariant {
+ public:
+  static constexpr char kTypeName[] = "he_tf.Ciphertext";
+
+  CiphertextVariant() = default;
+  CiphertextVariant(std::uint64_t key_id, seal::Ciphertext ct);
+
+  std::string TypeName() const { return kTypeName; }
+  void Encode(tensorflow::VariantTensorData* data) const;
+  bool Decode(tensorflow::VariantTensorData data);
+  std::string DebugString() const;
+
+  std::uint64_t key_id() const { return state_ ? state_->key_id : 0; }
+  // The ciphertext, loaded against `ctx` if it arrived as bytes. Throws
+  // std::invalid_argument if it belongs to another key set or is corrupted.
+  const seal::Ciphertext& Get(const PublicContext& ctx) const;
+
+ private:
+  struct State {
+    std::uint64_t key_id = 0;
+    std::atomic<bool> loaded{false};
+    std::mutex mu;
+    std::string bytes;
+    seal::Ciphertext ct;
+  };
+  std::shared_ptr<State> state_;
+};
+
+class PublicContextVariant {
+ public:
+  static constexpr char kTypeName[] = "he_tf.PublicContext";
+
+  PublicContextVariant() = default;
+  explicit PublicContextVariant(std::shared_ptr<const PublicContext> ctx) : ctx_(std::move(ctx)) {}
+
+  std::string TypeName() const { return kTypeName; }
+  void Encode(tensorflow::VariantTensorData* data) const;
+  bool Decode(tensorflow::VariantTensorData data);
+  std::string DebugString() const;
+
+  const std::shared_ptr<const PublicContext>& get() const { return ctx_; }
+
+ private:
+  std::shared_ptr<const PublicContext> ctx_;
+};
+
+// Encoding a secret key is refused (it would put the key into a serialized
+// graph or onto the wire); it lives only in the process that loaded it.
+class SecretKeyVariant {
+ public:
+  static constexpr char kTypeName[] = "he_tf.SecretKey";
+
+  SecretKeyVariant() = default;
+  explicit SecretKeyVariant(std::shared_ptr<const SecretKey> key) : key_(std::move(key)) {}
+
+  std::string TypeName() const { return kTypeName; }
+  void Encode(tensorflow::VariantTensorData* data) const;
+  bool Decode(tensorflow::VariantTensorData data);
+  std::string DebugString() const { return "<he_tf.SecretKey>"; }
+
+  const std::shared_ptr<const SecretKey>& get() const { return key_; }
+
+ private:
+  std::shared_ptr<const SecretKey> key_;
+};
+
+}  // namespace he_tf
