@@ -43,8 +43,11 @@ class CMakeBuild(build_ext):
             f"-DHE_TF_OUTPUT_DIR={output_dir}",
             "-DCMAKE_BUILD_TYPE=Release",
         ]
-        subprocess.run(configure, check=True)
-        subprocess.run(["cmake", "--build", str(build_dir), "--parallel", str(os.cpu_count() or 2)], check=True)
+        # Prefer the cmake and ninja installed next to this Python (the venv's).
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        subprocess.run(configure, check=True, env=env)
+        build = ["cmake", "--build", str(build_dir), "--parallel", str(os.cpu_count() or 2)]
+        subprocess.run(build, check=True, env=env)
 
 
 setup(

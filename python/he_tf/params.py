@@ -34,6 +34,27 @@ class Params:
         object.__setattr__(self, "coeff_mod_bit_sizes", tuple(int(b) for b in self.coeff_mod_bit_sizes))
         _core.validate_params(int(self.poly_modulus_degree), list(self.coeff_mod_bit_sizes), int(self.scale_bits))
 
+    @classmethod
+    def for_depth(cls, depth: int, scale_bits: int = 40) -> Params:
+        """The smallest 128-bit-secure parameters allowing ``depth`` multiplications.
+
+        The chain is ``[first] + [scale_bits] * depth + [special]`` where the
+        first and special primes have ``min(60, scale_bits + 20)`` bits, leaving
+        about 19 bits for the integer part of the values.
+        """
+        if depth < 0:
+            raise ValueError(f"depth must be >= 0, got {depth}")
+        outer = min(60, scale_bits + 20)
+        bits = (outer,) + (scale_bits,) * depth + (outer,)
+        for n in (4096, 8192, 16384, 32768):
+            if sum(bits) <= _core.max_coeff_modulus_bits(n):
+                return cls(n, bits, scale_bits)
+        raise ValueError(
+            f"depth {depth} at scale_bits={scale_bits} needs {sum(bits)} modulus bits, more than the "
+            f"{_core.max_coeff_modulus_bits(32768)} that N=32768 allows at 128-bit security; "
+            "lower scale_bits or the multiplicative depth"
+        )
+
     @property
     def slot_count(self) -> int:
         """Values one ciphertext holds."""

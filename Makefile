@@ -1,0 +1,33 @@
+# Two commands set up everything on a fresh machine:
+#   make demo   virtualenv + TensorFlow + SEAL build + he-tf, then the main job
+#   make test   the same install, then the test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := PIP_PROGRESS_BAR=off PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
+BUILD_DEPS := $(VENV)/.build-deps
+
+.PHONY: install demo test clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# The build needs TensorFlow itself (the ops compile against it), so the
+# build-system requirements are installed into the venv, then the package
+# is built without isolation.
+$(BUILD_DEPS): pyproject.toml | $(PY)
+	$(PIP) install --upgrade pip
+	$(PIP) install $$($(PY) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'])")
+	touch $@
+
+install: $(BUILD_DEPS)
+	$(PIP) install --no-build-isolation -e ".[test]"
+
+demo: install
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m he_tf demo
+
+test: install
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest
+
+clean:
+	rm -rf build python/he_tf/*.so *.egg-info python/*.egg-info

@@ -1,0 +1,14 @@
+import pytest
+
+import he_tf
+
+
+@pytest.fixture(scope="session")
+def keys() -> he_tf.KeySet:
+    # No Galois keys: these tests never rotate, and keygen is 10x faster without.
+    return he_tf.KeySet.generate(he_tf.Params(), rotations=None)
+
+
+@pytest.fixture(scope="session")
+def other_keys() -> he_tf.KeySet:
+    return he_tf.KeySet.generate(he_tf.Params(), rotations=None)

@@ -1,0 +1,70 @@
+"""Ciphertexts and contexts survive serialization."""
+
+import numpy as np
+import tensorflow as tf
+
+import he_tf
+
+
+def test_ciphertexts_survive_serialize_parse_tensor(keys):
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    x_enc = he_tf.encrypt(keys.public, x)
+    wire = tf.io.serialize_tensor(x_enc.ciphertexts)
+    parsed = tf.io.parse_tensor(wire, out_type=tf.variant)
+    restored = x_enc.with_ciphertexts(parsed)
+    np.testing.assert_allclose(he_tf.decrypt(keys.secret, restored).numpy(), x, rtol=1e-6, atol=1e-7)
+    # and they stay usable in further ops
+    np.testing.assert_allclose(
+        he_tf.decrypt(keys.secret, restored + x_enc).numpy(), 2 * x, rtol=1e-6, atol=1e-7
+    )
+
+
+def test_serialize_parse_inside_tf_function(keys):
+    x = np.arange(6.0).reshape(2, 3)
+    x_enc = he_tf.encrypt(keys.public, x)
+
+    @tf.function
+    def roundtrip(cts):
+        return tf.io.parse_tensor(tf.io.serialize_tensor(cts), out_type=tf.variant)
+
+    restored = x_enc.with_ciphertexts(tf.ensure_shape(roundtrip(x_enc.ciphertexts), x_enc.ciphertexts.shape))
+    np.testing.assert_allclose(he_tf.decrypt(keys.secret, restored).numpy(), x, rtol=1e-6, atol=1e-7)
+
+
+def test_public_context_roundtrip(keys):
+    data = keys.public.serialize()
+    restored = he_tf.PublicContext.deserialize(data)
+    assert restored.serialize() == data
+    assert restored.key_id == keys.public.key_id
+    assert restored.params == keys.public.params
+    # A context restored elsewhere (a server) encrypts for the same secret key.
+    x = np.linspace(-3, 3, 11)
+    encrypted_there = he_tf.encrypt(restored, x)
+    np.testing.assert_allclose(he_tf.decrypt(keys.secret, encrypted_there + he_tf.encrypt(keys.public, x)).numpy(),
+                               2 * x, rtol=1e-6, atol=1e-7)
+
+
+def test_secret_key_roundtrip(keys):
+    restored = he_tf.SecretKey.deserialize(keys.secret.serialize())
+    x = np.array([1.5, -2.5])
+    np.testing.assert_allclose(he_tf.decrypt(restored, he_tf.encrypt(keys.public, x)).numpy(), x, atol=1e-7)
+
+
+def test_public_context_tensor_encodes_and_decodes(keys):
+    wire = tf.io.serialize_tensor(keys.public.tensor)
+    parsed = tf.io.parse_tensor(wire, out_type=tf.variant)
+    x = np.array([4.0, 5.0])
+    x_enc = he_tf.encrypt(keys.public, x)
+    rebuilt = x_enc.with_ciphertexts(x_enc.ciphertexts, context=parsed)
+    np.testing.assert_allclose(he_tf.decrypt(keys.secret, rebuilt + rebuilt).numpy(), 2 * x, atol=1e-7)
+
+
+def test_secret_key_never_serializes(keys):
+    wire = tf.io.serialize_tensor(keys.secret.tensor).numpy()
+    assert keys.secret.serialize()[-64:] not in wire
+    try:
+        tf.io.parse_tensor(wire, out_type=tf.variant)
+    except tf.errors.InvalidArgumentError:
+        pass
+    else:
+        raise AssertionError("a serialized secret-key tensor must not decode")
