@@ -22,7 +22,9 @@ double MaxEncodableMagnitude(const CkksParams& params) {
   return std::ldexp(1.0, params.coeff_mod_bit_sizes.front() - params.scale_bits - 1);
 }
 
-seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::size_t n) {
+namespace {
+
+seal::Plaintext EncodeForEncryption(const PublicContext& ctx, const double* values, std::size_t n) {
   if (n > ctx.slot_count()) {
     throw std::invalid_argument("cannot encrypt " + std::to_string(n) + " values into one ciphertext of " +
                                 std::to_string(ctx.slot_count()) + " slots");
@@ -42,9 +44,20 @@ seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::si
   buffer.assign(values, values + n);
   seal::Plaintext plain;
   ctx.encoder().encode(buffer, ctx.scale(), plain);
+  return plain;
+}
+
+}  // namespace
+
+seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::size_t n) {
   seal::Ciphertext ct;
-  ctx.encryptor().encrypt(plain, ct);
+  ctx.encryptor().encrypt(EncodeForEncryption(ctx, values, n), ct);
   return ct;
+}
+
+std::string EncryptSymmetric(const PublicContext& ctx, const SecretKey& sk, const double* values, std::size_t n) {
+  CheckSameKeySet(ctx, sk);
+  return SaveToString(sk.EncryptSymmetric(EncodeForEncryption(ctx, values, n)), seal::compr_mode_type::none);
 }
 
 void CheckSameKeySet(const PublicContext& ctx, const SecretKey& sk) {
@@ -66,28 +79,6 @@ void Decrypt(const PublicContext& ctx, const SecretKey& sk, const seal::Cipherte
   thread_local std::vector<double> buffer;
   ctx.encoder().decode(plain, buffer);
   std::copy(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n), out);
-}
-
-seal::Ciphertext Add(const PublicContext& ctx, const seal::Ciphertext& a, const seal::Ciphertext& b) {
-  const int level_a = ctx.Level(a);
-  const int level_b = ctx.Level(b);
-  if (!seal::util::are_close(a.scale(), b.scale())) {
-    std::ostringstream msg;
-    msg << "cannot add ciphertexts with scales 2^" << std::log2(a.scale()) << " and 2^" << std::log2(b.scale())
-        << "; rescale them to the same scale first";
-    throw std::invalid_argument(msg.str());
-  }
-  seal::Ciphertext out;
-  if (level_a == level_b) {
-    ctx.evaluator().add(a, b, out);
-  } else if (level_a > level_b) {
-    ctx.evaluator().mod_switch_to(a, b.parms_id(), out);
-    ctx.evaluator().add_inplace(out, b);
-  } else {
-    ctx.evaluator().mod_switch_to(b, a.parms_id(), out);
-    ctx.evaluator().add_inplace(out, a);
-  }
-  return out;
 }
 
 std::string SaveCiphertext(const seal::Ciphertext& ct, seal::compr_mode_type mode) { return SaveToString(ct, mode); }

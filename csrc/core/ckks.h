@@ -21,11 +21,12 @@ double MaxEncodableMagnitude(const CkksParams& params);
 // and the context's scale; the remaining slots hold zeros.
 seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::size_t n);
 
+// Like Encrypt, with the secret key; returns the seeded serialized form
+// (about half the bytes), which LoadCiphertext expands.
+std::string EncryptSymmetric(const PublicContext& ctx, const SecretKey& sk, const double* values, std::size_t n);
+
 // Decrypts and writes the first n slots to out[0..n).
 void Decrypt(const PublicContext& ctx, const SecretKey& sk, const seal::Ciphertext& ct, double* out, std::size_t n);
-
-// a + b, first bringing the operand at the higher level down to the other's.
-seal::Ciphertext Add(const PublicContext& ctx, const seal::Ciphertext& a, const seal::Ciphertext& b);
 
 // Checks that a secret key belongs to the key set of `ctx`.
 void CheckSameKeySet(const PublicContext& ctx, const SecretKey& sk);

@@ -11,7 +11,8 @@ SecretKey::SecretKey(std::uint64_t key_id, const CkksParams& params, seal::SEALC
       params_(params),
       context_(std::move(context)),
       key_(std::move(key)),
-      decryptor_(context_, key_) {}
+      decryptor_(context_, key_),
+      encryptor_(context_, key_) {}
 
 std::shared_ptr<const SecretKey> SecretKey::Deserialize(std::string_view bytes) {
   ByteReader r(bytes, kSecretKeyMagic, "a secret key");

@@ -10,6 +10,7 @@
 #include "params.h"
 #include "seal/context.h"
 #include "seal/decryptor.h"
+#include "seal/encryptor.h"
 #include "seal/secretkey.h"
 
 namespace he_tf {
@@ -26,6 +27,11 @@ class SecretKey {
 
   // Thread-safe: SEAL guards the decryptor's lazily grown key powers.
   void Decrypt(const seal::Ciphertext& ct, seal::Plaintext& out) const { decryptor_.decrypt(ct, out); }
+  // Symmetric encryption: its serialized form carries a seed for half the
+  // ciphertext, so it is about half the size of a public-key encryption.
+  seal::Serializable<seal::Ciphertext> EncryptSymmetric(const seal::Plaintext& plain) const {
+    return encryptor_.encrypt_symmetric(plain);
+  }
 
  private:
   SecretKey(std::uint64_t key_id, const CkksParams& params, seal::SEALContext context, seal::SecretKey key);
@@ -35,6 +41,7 @@ class SecretKey {
   seal::SEALContext context_;
   seal::SecretKey key_;
   mutable seal::Decryptor decryptor_;
+  seal::Encryptor encryptor_;
 };
 
 }  // namespace he_tf

@@ -52,6 +52,18 @@ PYBIND11_MODULE(_core, m) {
       "Raises ValueError naming the broken rule.");
 
   m.def(
+      "coeff_modulus_primes",
+      [](std::size_t n, std::vector<int> bits, int scale_bits) {
+        std::vector<std::uint64_t> primes;
+        for (const auto& q : MakeParams(n, std::move(bits), scale_bits).ToSeal().coeff_modulus()) {
+          primes.push_back(q.value());
+        }
+        return primes;
+      },
+      py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"),
+      "The coefficient modulus primes; a rescale at level l drops primes[l].");
+
+  m.def(
       "max_encodable_magnitude",
       [](std::size_t n, std::vector<int> bits, int scale_bits) {
         return he_tf::MaxEncodableMagnitude(MakeParams(n, std::move(bits), scale_bits));

@@ -31,6 +31,21 @@ REGISTER_OP("HeEncrypt")
     })
     .Doc("Encrypts values[..., n] into ciphertexts[...], n values in the slots of each.");
 
+REGISTER_OP("HeEncryptSymmetric")
+    .Input("context: variant")
+    .Input("secret_key: variant")
+    .Input("values: float64")
+    .Output("ciphertexts: variant")
+    .SetIsStateful()
+    .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle values, outer;
+      TF_RETURN_IF_ERROR(c->WithRankAtLeast(c->input(2), 1, &values));
+      TF_RETURN_IF_ERROR(c->Subshape(values, 0, -1, &outer));
+      c->set_output(0, outer);
+      return absl::OkStatus();
+    })
+    .Doc("Like HeEncrypt with the secret key: the ciphertexts serialize at about half the size (seeded).");
+
 REGISTER_OP("HeDecrypt")
     .Input("context: variant")
     .Input("secret_key: variant")
@@ -72,6 +87,34 @@ class EncryptOp : public OpKernel {
   }
 };
 
+class EncryptSymmetricOp : public OpKernel {
+ public:
+  explicit EncryptSymmetricOp(OpKernelConstruction* c) : OpKernel(c) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    const PublicContextVariant* context;
+    const SecretKeyVariant* secret;
+    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
+    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "secret_key", &secret));
+    const Tensor& values = ctx->input(2);
+    OP_REQUIRES(ctx, values.dims() >= 1,
+                absl::InvalidArgumentError("HeEncryptSymmetric: values must have rank >= 1 (the slot axis last)"));
+    TensorShape out_shape = values.shape();
+    const std::int64_t n = out_shape.dim_size(out_shape.dims() - 1);
+    out_shape.RemoveLastDims(1);
+    Tensor* out;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
+    const PublicContext& pc = *context->get();
+    const SecretKey& sk = *secret->get();
+    const double* in = values.flat<double>().data();
+    auto cts = out->flat<tensorflow::Variant>();
+    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), kCiphertextCost, [&](std::int64_t i) {
+                     cts(i) = CiphertextVariant::FromBytes(
+                         pc.key_id(), EncryptSymmetric(pc, sk, in + i * n, static_cast<std::size_t>(n)));
+                   }));
+  }
+};
+
 class DecryptOp : public OpKernel {
  public:
   explicit DecryptOp(OpKernelConstruction* c) : OpKernel(c) { OP_REQUIRES_OK(c, c->GetAttr("num_values", &n_)); }
@@ -102,6 +145,7 @@ class DecryptOp : public OpKernel {
 };
 
 REGISTER_KERNEL_BUILDER(Name("HeEncrypt").Device(tensorflow::DEVICE_CPU), EncryptOp);
+REGISTER_KERNEL_BUILDER(Name("HeEncryptSymmetric").Device(tensorflow::DEVICE_CPU), EncryptSymmetricOp);
 REGISTER_KERNEL_BUILDER(Name("HeDecrypt").Device(tensorflow::DEVICE_CPU), DecryptOp);
 
 }  // namespace he_tf

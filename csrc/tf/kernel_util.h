@@ -9,8 +9,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/framework/variant.h"
 #include "tf/variants.h"
@@ -84,6 +86,34 @@ inline absl::Status ParallelForEach(tensorflow::OpKernelContext* ctx, std::int64
   }
   if (first_error.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(ctx->op_kernel().type_string() + ": " + first_error);
+}
+
+// A result ciphertext tagged with the context's key set.
+inline tensorflow::Variant Wrap(const PublicContext& pc, seal::Ciphertext ct) {
+  return CiphertextVariant(pc.key_id(), std::move(ct));
+}
+
+// NumPy broadcasting of `a` and `b` (right-aligned); fails naming both shapes.
+absl::Status BroadcastShapes(const tensorflow::TensorShape& a, const tensorflow::TensorShape& b,
+                             tensorflow::TensorShape* out);
+
+// Maps a flat index of the broadcast output to the flat index of an input.
+class BroadcastIndex {
+ public:
+  BroadcastIndex(const tensorflow::TensorShape& in, const tensorflow::TensorShape& out);
+  std::int64_t operator()(std::int64_t out_index) const;
+
+ private:
+  std::vector<std::int64_t> out_dims_, in_strides_;  // stride 0 on broadcast axes
+};
+
+// Shape function: output = broadcast of inputs i and j.
+absl::Status BroadcastShapeFn(tensorflow::shape_inference::InferenceContext* c, int i, int j);
+
+// Shape function: output has the shape of input 1 (the ciphertexts).
+inline absl::Status SameShapeAsA(tensorflow::shape_inference::InferenceContext* c) {
+  c->set_output(0, c->input(1));
+  return absl::OkStatus();
 }
 
 // Runs fn, turning an exception into an InvalidArgument status.

@@ -16,6 +16,14 @@ CiphertextVariant::CiphertextVariant(std::uint64_t key_id, seal::Ciphertext ct) 
   state_->loaded.store(true, std::memory_order_release);
 }
 
+CiphertextVariant CiphertextVariant::FromBytes(std::uint64_t key_id, std::string bytes) {
+  CiphertextVariant v;
+  v.state_ = std::make_shared<State>();
+  v.state_->key_id = key_id;
+  v.state_->bytes = std::move(bytes);
+  return v;
+}
+
 // Layout: 8-byte key id, then SEAL's uncompressed ciphertext bytes
 // (compression buys little on ciphertexts and costs time on every send).
 void CiphertextVariant::Encode(tensorflow::VariantTensorData* data) const {
@@ -34,10 +42,10 @@ void CiphertextVariant::Encode(tensorflow::VariantTensorData* data) const {
 
 bool CiphertextVariant::Decode(tensorflow::VariantTensorData data) {
   const std::string& in = data.metadata_string();
-  if (in.size() <= sizeof(std::uint64_t)) return false;
-  state_ = std::make_shared<State>();
-  std::memcpy(&state_->key_id, in.data(), sizeof state_->key_id);
-  state_->bytes = in.substr(sizeof(std::uint64_t));
+  std::uint64_t key_id;
+  if (in.size() <= sizeof key_id) return false;
+  std::memcpy(&key_id, in.data(), sizeof key_id);
+  *this = FromBytes(key_id, in.substr(sizeof key_id));
   return true;
 }
 

@@ -26,6 +26,8 @@ class CiphertextVariant {
 
   CiphertextVariant() = default;
   CiphertextVariant(std::uint64_t key_id, seal::Ciphertext ct);
+  // A ciphertext still in SEAL's serialized form, loaded on first use.
+  static CiphertextVariant FromBytes(std::uint64_t key_id, std::string bytes);
 
   std::string TypeName() const { return kTypeName; }
   void Encode(tensorflow::VariantTensorData* data) const;

@@ -6,11 +6,18 @@
 >>> he_tf.decrypt(keys.secret, x + x)  # ~ [2.0, 4.0, 6.0]
 """
 
-from he_tf.arithmetic import add
+from he_tf import dispatch as _dispatch  # noqa: F401  (registers the TF API handlers)
+from he_tf.arithmetic import add, matmul, multiply, negative, polyval, reduce_sum, roll, square, subtract
 from he_tf.encryption import decrypt, encrypt
 from he_tf.keys import KeySet, PublicContext, SecretKey
 from he_tf.params import Params
 from he_tf.tensor import HETensor
 
-__all__ = ["HETensor", "KeySet", "Params", "PublicContext", "SecretKey", "add", "decrypt", "encrypt"]
+from he_tf.manipulation import concat, gather, reshape, stack, transpose
+
+__all__ = [
+    "HETensor", "KeySet", "Params", "PublicContext", "SecretKey",
+    "add", "concat", "decrypt", "encrypt", "gather", "matmul", "multiply", "negative", "polyval",
+    "reduce_sum", "reshape", "roll", "square", "stack", "subtract", "transpose",
+]
 __version__ = "0.1.0"

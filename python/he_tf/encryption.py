@@ -9,7 +9,7 @@ from he_tf.keys import PublicContext, SecretKey
 from he_tf.tensor import LAYOUTS, HETensor
 
 
-def encrypt(public: PublicContext, x, layout: str = "batch") -> HETensor:
+def encrypt(public: PublicContext, x, layout: str = "batch", secret: SecretKey | None = None) -> HETensor:
     """Encrypts a float tensor under ``public``.
 
     Parameters
@@ -19,13 +19,19 @@ def encrypt(public: PublicContext, x, layout: str = "batch") -> HETensor:
     x:
         A float16/32/64 tensor, NumPy array or nested list with a fully known shape.
     layout:
-        ``"batch"`` packs axis 0 (samples) into slots, ``"vector"`` the last axis.
+        ``"batch"`` packs axis 0 (samples) into slots: best throughput.
+        ``"vector"`` packs the last axis (features): one sample per ciphertext.
+    secret:
+        Optionally the key set's :class:`SecretKey`: the data owner can encrypt
+        with it instead, and the ciphertexts then serialize at about half the size.
     """
     if not isinstance(public, PublicContext):
         raise TypeError(
             f"encrypt needs a PublicContext (keys.public), got {type(public).__name__}"
-            + ("; the secret key is only for decrypt" if isinstance(public, SecretKey) else "")
+            + ("; pass the secret key as secret=" if isinstance(public, SecretKey) else "")
         )
+    if secret is not None and not isinstance(secret, SecretKey):
+        raise TypeError(f"secret must be a SecretKey, got {type(secret).__name__}")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     x = tf.convert_to_tensor(x)
@@ -33,17 +39,27 @@ def encrypt(public: PublicContext, x, layout: str = "batch") -> HETensor:
         raise TypeError(f"encrypt takes floating-point tensors, got {x.dtype.name}; cast it first (tf.cast)")
     if not x.shape.is_fully_defined():
         raise ValueError(f"encrypt needs a fully known shape, got {x.shape}")
-    as_vector = tf.reshape(x, [1]) if x.shape.rank == 0 else x
-    axis = 0 if layout == "batch" else as_vector.shape.rank - 1
-    values = packing.pack(tf.cast(as_vector, tf.float64), axis, public.params.slot_count)
+    params = public.params
+    packed_axis = None if x.shape.rank == 0 else (0 if layout == "batch" else x.shape.rank - 1)
+    values = tf.cast(x, tf.float64)
+    if packed_axis is None:
+        values = tf.reshape(values, [1])
+    else:
+        values = packing.pack(values, packed_axis, params.slot_count)
+    if secret is None:
+        ciphertexts = ops.encrypt(public.tensor, values)
+    else:
+        ciphertexts = ops.encrypt_symmetric(public.tensor, secret.tensor, values)
     return HETensor(
-        ciphertexts=ops.encrypt(public.tensor, values),
+        ciphertexts=ciphertexts,
         context=public.tensor,
         shape=x.shape,
         dtype=x.dtype,
         layout=layout,
-        level=public.params.depth,
-        scale=float(2**public.params.scale_bits),
+        packed_axis=packed_axis,
+        level=params.depth,
+        scale=float(2**params.scale_bits),
+        params=params.as_tuple(),
     )
 
 
@@ -53,8 +69,7 @@ def decrypt(secret: SecretKey, x: HETensor) -> tf.Tensor:
         raise TypeError(f"decrypt needs the SecretKey (keys.secret), got {type(secret).__name__}")
     if not isinstance(x, HETensor):
         raise TypeError(f"decrypt takes an HETensor, got {type(x).__name__}")
-    length = 1 if x.shape.rank == 0 else x.shape[x.packed_axis]
-    n = -(-length // x.ciphertexts.shape[x.packed_axis])  # values per ciphertext, as packed
-    values = ops.decrypt(x.context, secret.tensor, x.ciphertexts, num_values=n)
-    plain = packing.unpack(values, x.packed_axis, length)
-    return tf.cast(tf.reshape(plain, x.shape), x.dtype)
+    values = ops.decrypt(x.context, secret.tensor, x.ciphertexts, num_values=x.values_per_ciphertext)
+    if x.packed_axis is not None:
+        values = packing.unpack(values, x.packed_axis, x.packed_length)
+    return tf.cast(tf.reshape(values, x.shape), x.dtype)

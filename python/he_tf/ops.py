@@ -1,4 +1,8 @@
-"""The he-tf TensorFlow op library, loaded once per process."""
+"""The he-tf TensorFlow op library, loaded once per process.
+
+Each name below is a raw op; the HETensor API in he_tf builds on them and
+plans levels and scales. See csrc/tf/*.cc for each op's contract.
+"""
 
 from pathlib import Path
 
@@ -17,5 +21,26 @@ _ops = tf.load_op_library(str(_LIBRARY))
 public_context = _ops.he_public_context
 secret_key = _ops.he_secret_key
 encrypt = _ops.he_encrypt
+encrypt_symmetric = _ops.he_encrypt_symmetric
 decrypt = _ops.he_decrypt
 add = _ops.he_add
+sub = _ops.he_sub
+multiply = _ops.he_multiply
+add_plain = _ops.he_add_plain
+sub_plain = _ops.he_sub_plain
+multiply_plain = _ops.he_multiply_plain
+multiply_constant = _ops.he_multiply_constant
+negate = _ops.he_negate
+square = _ops.he_square
+relinearize = _ops.he_relinearize
+rescale = _ops.he_rescale
+mod_switch = _ops.he_mod_switch
+align = _ops.he_align
+rotate = _ops.he_rotate
+sum_slots = _ops.he_sum_slots
+polyval = _ops.he_polyval
+reduce_sum = _ops.he_reduce_sum
+matmul_constants = _ops.he_mat_mul_constants
+matmul_diagonal = _ops.he_mat_mul_diagonal
+serialize = _ops.he_serialize
+deserialize = _ops.he_deserialize

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from he_tf import _core
 
@@ -64,6 +65,22 @@ class Params:
     def depth(self) -> int:
         """Multiplications (rescales) a fresh ciphertext allows."""
         return len(self.coeff_mod_bit_sizes) - 2
+
+    @functools.cached_property
+    def primes(self) -> tuple[int, ...]:
+        """The coefficient modulus primes; a rescale at level ``l`` divides by ``primes[l]``."""
+        return tuple(
+            _core.coeff_modulus_primes(self.poly_modulus_degree, list(self.coeff_mod_bit_sizes), self.scale_bits)
+        )
+
+    def as_tuple(self) -> tuple:
+        """A hashable form, as stored in an HETensor's type spec."""
+        return (self.poly_modulus_degree, self.coeff_mod_bit_sizes, self.scale_bits)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=None)
+    def from_tuple(values: tuple) -> Params:
+        return Params(*values)
 
     @property
     def max_value(self) -> float:

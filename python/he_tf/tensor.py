@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Optional, Tuple
 
 import tensorflow as tf
+
+from he_tf.params import Params
 
 LAYOUTS = ("batch", "vector")
 
@@ -12,11 +15,15 @@ LAYOUTS = ("batch", "vector")
 class HETensor(tf.experimental.ExtensionType):
     """A CKKS-encrypted tensor.
 
-    One axis of the logical tensor (axis 0 for ``layout="batch"``, the last
-    axis for ``"vector"``) is packed into ciphertext slots. ``ciphertexts`` is
-    a ``tf.variant`` tensor of the logical shape with that axis replaced by the
-    number of ciphertexts it spans; ``context`` is the public context that
-    every op on it uses. The secret key is never part of an HETensor.
+    One axis of the logical tensor, ``packed_axis``, is packed into ciphertext
+    slots (axis 0 for ``layout="batch"``, the last axis for ``"vector"``).
+    ``ciphertexts`` is a ``tf.variant`` tensor of the logical shape with that
+    axis replaced by the number of ciphertexts it spans. After a sum over the
+    packed axis there is none (``packed_axis is None``): every ciphertext then
+    holds one value, in its first slot, and ``ciphertexts`` has the logical
+    shape. ``context`` is the public context every op uses; ``level``,
+    ``scale`` and ``params`` (the parameter tuple) let he-tf plan levels and
+    scales when tracing. The secret key is never part of an HETensor.
     """
 
     ciphertexts: tf.Tensor
@@ -24,10 +31,13 @@ class HETensor(tf.experimental.ExtensionType):
     shape: tf.TensorShape
     dtype: tf.DType
     layout: str
+    packed_axis: Optional[int]
     level: int
     scale: float
+    params: Tuple[int, Tuple[int, ...], int]
 
     __name__ = "he_tf.HETensor"
+    __array_ufunc__ = None  # NumPy operands defer to our operators instead of iterating
 
     def __validate__(self):
         if self.ciphertexts.dtype != tf.variant:
@@ -38,15 +48,31 @@ class HETensor(tf.experimental.ExtensionType):
             raise ValueError(f"HETensor needs a fully known shape, got {self.shape}")
 
     @property
-    def packed_axis(self) -> int:
-        """The logical axis held in ciphertext slots (0 for a scalar)."""
-        return 0 if self.layout == "batch" or self.shape.rank == 0 else self.shape.rank - 1
+    def he_params(self) -> Params:
+        """The CKKS parameters the ciphertexts were made with."""
+        return Params.from_tuple(self.params)
+
+    @property
+    def rank(self) -> int:
+        return self.shape.rank
+
+    @property
+    def packed_length(self) -> int:
+        """Values along the packed axis (1 if there is none)."""
+        return 1 if self.packed_axis is None else self.shape[self.packed_axis]
+
+    @property
+    def values_per_ciphertext(self) -> int:
+        """How many leading slots of each ciphertext hold values."""
+        if self.packed_axis is None:
+            return 1
+        return -(-self.packed_length // self.ciphertexts.shape[self.packed_axis])
 
     def with_ciphertexts(self, ciphertexts: tf.Tensor, **changes) -> HETensor:
         """An HETensor like this one around other ciphertexts (and optionally other metadata)."""
         fields = dict(
-            context=self.context, shape=self.shape, dtype=self.dtype,
-            layout=self.layout, level=self.level, scale=self.scale,
+            context=self.context, shape=self.shape, dtype=self.dtype, layout=self.layout,
+            packed_axis=self.packed_axis, level=self.level, scale=self.scale, params=self.params,
         )
         fields.update(changes)
         return HETensor(ciphertexts=ciphertexts, **fields)
@@ -57,12 +83,39 @@ class HETensor(tf.experimental.ExtensionType):
             f"level={self.level}, scale=2^{math.log2(self.scale):g})"
         )
 
+    # Operators; `NotImplemented` lets Python try the other operand's method.
     def __add__(self, other):
-        from he_tf.arithmetic import add
-
-        return add(self, other) if isinstance(other, HETensor) else NotImplemented
+        return _arith().add(self, other)
 
     def __radd__(self, other):
-        from he_tf.arithmetic import add
+        return _arith().add(other, self)
 
-        return add(other, self) if isinstance(other, HETensor) else NotImplemented
+    def __sub__(self, other):
+        return _arith().subtract(self, other)
+
+    def __rsub__(self, other):
+        return _arith().subtract(other, self)
+
+    def __mul__(self, other):
+        return _arith().multiply(self, other)
+
+    def __rmul__(self, other):
+        return _arith().multiply(other, self)
+
+    def __matmul__(self, other):
+        return _arith().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _arith().matmul(other, self)
+
+    def __neg__(self):
+        return _arith().negative(self)
+
+    def __bool__(self):
+        raise TypeError("the truth value of an encrypted tensor is unknown; decrypt it first")
+
+
+def _arith():
+    from he_tf import arithmetic  # imported late: arithmetic builds on this module
+
+    return arithmetic

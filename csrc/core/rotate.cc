@@ -1,0 +1,70 @@
+#include "rotate.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "seal/util/galois.h"
+
+namespace he_tf {
+namespace {
+
+bool HasKey(const PublicContext& ctx, int steps) {
+  const auto* tool = ctx.seal_context().key_context_data()->galois_tool();
+  return ctx.galois_keys().size() > 0 && ctx.galois_keys().has_key(tool->get_elt_from_step(steps));
+}
+
+// Normalizes to (-slots/2, slots/2]: the shorter direction.
+int Normalize(int steps, int slots) {
+  steps %= slots;
+  if (steps < 0) steps += slots;
+  return steps > slots / 2 ? steps - slots : steps;
+}
+
+}  // namespace
+
+std::vector<int> RotationPlan(const PublicContext& ctx, int steps) {
+  const int slots = static_cast<int>(ctx.slot_count());
+  steps = Normalize(steps, slots);
+  if (steps == 0) return {};
+  if (HasKey(ctx, steps)) return {steps};
+  // Non-adjacent form: steps = sum of d_i 2^i with d_i in {-1, 0, 1}, no two adjacent non-zero.
+  std::vector<int> plan;
+  int rest = steps < 0 ? -steps : steps;
+  const int sign = steps < 0 ? -1 : 1;
+  for (int bit = 1; rest != 0; bit <<= 1) {
+    if (rest & 1) {
+      const int digit = 2 - (rest & 3);  // +1 or -1
+      rest -= digit;
+      plan.push_back(Normalize(sign * digit * bit, slots));
+    }
+    rest >>= 1;
+  }
+  for (int step : plan) {
+    if (step != 0 && !HasKey(ctx, step)) {
+      throw std::invalid_argument("no Galois key for a rotation by " + std::to_string(steps) + " (nor for its part " +
+                                  std::to_string(step) + "); generate the KeySet with rotations=[" +
+                                  std::to_string(steps) + ", ...] or rotations='power_of_two'");
+    }
+  }
+  return plan;
+}
+
+seal::Ciphertext Rotate(const PublicContext& ctx, const seal::Ciphertext& a, int steps) {
+  seal::Ciphertext out = a;
+  for (int step : RotationPlan(ctx, steps)) {
+    if (step != 0) ctx.evaluator().rotate_vector_inplace(out, step, ctx.galois_keys());
+  }
+  return out;
+}
+
+seal::Ciphertext SumSlots(const PublicContext& ctx, const seal::Ciphertext& a, std::size_t n) {
+  seal::Ciphertext sum = a;
+  std::size_t width = 1;
+  while (width < n) width <<= 1;
+  for (std::size_t step = width >> 1; step >= 1; step >>= 1) {
+    ctx.evaluator().add_inplace(sum, Rotate(ctx, sum, static_cast<int>(step)));
+  }
+  return sum;
+}
+
+}  // namespace he_tf
