@@ -91,3 +91,81 @@ def test_add_shape_and_layout_mismatch(keys):
         a + he_tf.encrypt(keys.public, X, layout="vector")
     with pytest.raises(ValueError, match="do not broadcast"):
         a + np.ones((4,))
+
+
+def test_level_exhaustion_fails_at_trace_time_with_the_fix(keys):
+    x_enc = he_tf.encrypt(keys.public, X)
+    traced = tf.function(lambda v: v * v * v * v)
+    with pytest.raises(ValueError, match=r"needs depth 3 .* provides 2; he_tf.Params.for_depth\(3\) gives "
+                                         r"Params\(poly_modulus_degree=16384"):
+        traced(x_enc)
+    with pytest.raises(ValueError, match="polyval of degree 3 needs 3"):
+        tf.math.polyval([1.0, 2.0, 3.0, 4.0], x_enc)
+
+
+def test_multiply_across_keysets_and_params(keys, other_keys):
+    a = he_tf.encrypt(keys.public, X)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="different KeySets"):
+        a * he_tf.encrypt(other_keys.public, X)
+    small = he_tf.KeySet.generate(he_tf.Params.for_depth(1), rotations=None)
+    with pytest.raises(ValueError, match="different parameters"):
+        a + he_tf.encrypt(small.public, X)
+
+
+def test_shape_errors(keys):
+    x_enc = he_tf.encrypt(keys.public, X)  # (2, 3), axis 0 packed
+    with pytest.raises(ValueError, match="cannot multiply an encrypted"):
+        x_enc @ np.ones((2, 2))
+    with pytest.raises(ValueError, match="packed into ciphertext slots"):
+        tf.concat([x_enc, x_enc], axis=0)
+    with pytest.raises(ValueError, match="packed into ciphertext slots"):
+        tf.gather(x_enc, [0], axis=0)
+    with pytest.raises(ValueError, match="would split or merge axis 0"):
+        tf.reshape(x_enc, [3, 2])
+    with pytest.raises(TypeError, match="two encrypted tensors"):
+        x_enc @ he_tf.encrypt(keys.public, np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("op", [
+    lambda v: tf.math.greater(v, 0.0),
+    lambda v: tf.math.exp(v),
+    lambda v: tf.nn.relu(v),
+    lambda v: tf.math.maximum(v, 1.0),
+    lambda v: tf.cast(v, tf.float32),
+])
+def test_unsupported_ops_raise_type_error(keys, op):
+    x_enc = he_tf.encrypt(keys.public, X)
+    with pytest.raises(TypeError, match="not supported on encrypted tensors"):
+        op(x_enc)
+
+
+def test_no_truth_value(keys):
+    with pytest.raises(TypeError, match="truth value"):
+        bool(he_tf.encrypt(keys.public, X))
+
+
+def test_missing_galois_keys(keys):
+    # `keys` has no rotation keys: sums over the packed axis need them.
+    x_enc = he_tf.encrypt(keys.public, X)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"no Galois key .*rotations='power_of_two'"):
+        tf.reduce_sum(x_enc, axis=0)
+    only_one = he_tf.KeySet.generate(rotations=[3])
+    x_vec = he_tf.encrypt(only_one.public, np.arange(8.0)[None], layout="vector")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="no Galois key for a rotation by -5"):
+        tf.roll(x_vec, shift=-3, axis=1)  # on length 8 this also rotates by 5
+
+
+def test_plaintext_too_large(keys):
+    x_enc = he_tf.encrypt(keys.public, X)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="cannot be encoded"):
+        x_enc + np.full(X.shape, 1e7)
+
+
+def test_decrypt_needs_the_secret_key(keys):
+    x_enc = he_tf.encrypt(keys.public, X)
+    with pytest.raises(TypeError, match="SecretKey"):
+        he_tf.decrypt(keys.public, x_enc)
+    from he_tf import ops
+
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must hold he_tf.SecretKey"):
+        ops.decrypt(x_enc.context, keys.public.tensor, x_enc.ciphertexts, num_values=2)

@@ -57,7 +57,7 @@ seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::si
 
 std::string EncryptSymmetric(const PublicContext& ctx, const SecretKey& sk, const double* values, std::size_t n) {
   CheckSameKeySet(ctx, sk);
-  return SaveToString(sk.EncryptSymmetric(EncodeForEncryption(ctx, values, n)), seal::compr_mode_type::none);
+  return SaveToString(sk.EncryptSymmetric(EncodeForEncryption(ctx, values, n)));
 }
 
 void CheckSameKeySet(const PublicContext& ctx, const SecretKey& sk) {

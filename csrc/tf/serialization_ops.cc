@@ -45,8 +45,11 @@ class SerializeOp : public OpKernel {
     const std::uint64_t id = pc.key_id();
     auto strings = out->flat<tensorflow::tstring>();
     OP_REQUIRES_OK(ctx, ParallelForEach(ctx, a.NumElements(), kCiphertextCost / 10, [&](std::int64_t i) {
+                     const CiphertextVariant& v = CiphertextAt(a, i);
+                     const seal::Ciphertext& ct = v.Get(pc);
+                     std::string compact = v.Compact();
                      std::string bytes(reinterpret_cast<const char*>(&id), sizeof id);
-                     bytes += SaveCiphertext(CiphertextAt(a, i).Get(pc), DefaultCompression());
+                     bytes += compact.empty() ? SaveCiphertext(ct, DefaultCompression()) : compact;
                      strings(i) = std::move(bytes);
                    }));
   }

@@ -32,11 +32,11 @@ void CiphertextVariant::Encode(tensorflow::VariantTensorData* data) const {
   out.clear();
   if (!state_) return;
   out.append(reinterpret_cast<const char*>(&state_->key_id), sizeof state_->key_id);
-  if (state_->loaded.load(std::memory_order_acquire)) {
-    out += SaveCiphertext(state_->ct, seal::compr_mode_type::none);
-  } else {
-    std::lock_guard<std::mutex> lock(state_->mu);
+  std::lock_guard<std::mutex> lock(state_->mu);
+  if (!state_->bytes.empty()) {
     out += state_->bytes;
+  } else {
+    out += SaveCiphertext(state_->ct, seal::compr_mode_type::none);
   }
 }
 
@@ -67,11 +67,20 @@ const seal::Ciphertext& CiphertextVariant::Get(const PublicContext& ctx) const {
     std::lock_guard<std::mutex> lock(state_->mu);
     if (!state_->loaded.load(std::memory_order_relaxed)) {
       state_->ct = LoadCiphertext(ctx, state_->bytes);
-      std::string().swap(state_->bytes);
+      // Keep the bytes only if they are compact (seeded): re-sending then costs half.
+      if (4 * state_->bytes.size() > 3 * state_->ct.save_size(seal::compr_mode_type::none)) {
+        std::string().swap(state_->bytes);
+      }
       state_->loaded.store(true, std::memory_order_release);
     }
   }
   return state_->ct;
+}
+
+std::string CiphertextVariant::Compact() const {
+  if (!state_ || !state_->loaded.load(std::memory_order_acquire)) return {};
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->bytes;
 }
 
 // ---- PublicContextVariant ---------------------------------------------------

@@ -38,13 +38,16 @@ class CiphertextVariant {
   // The ciphertext, loaded against `ctx` if it arrived as bytes. Throws
   // std::invalid_argument if it belongs to another key set or is corrupted.
   const seal::Ciphertext& Get(const PublicContext& ctx) const;
+  // The serialized form kept because it is much smaller than the expanded
+  // ciphertext (seeded, from secret-key encryption); empty otherwise.
+  std::string Compact() const;
 
  private:
   struct State {
     std::uint64_t key_id = 0;
     std::atomic<bool> loaded{false};
     std::mutex mu;
-    std::string bytes;
+    std::string bytes;  // serialized form: pending load, or kept when compact
     seal::Ciphertext ct;
   };
   std::shared_ptr<State> state_;

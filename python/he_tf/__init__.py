@@ -14,10 +14,11 @@ from he_tf.params import Params
 from he_tf.tensor import HETensor
 
 from he_tf.manipulation import concat, gather, reshape, stack, transpose
+from he_tf.serialization import deserialize, serialize
 
 __all__ = [
     "HETensor", "KeySet", "Params", "PublicContext", "SecretKey",
-    "add", "concat", "decrypt", "encrypt", "gather", "matmul", "multiply", "negative", "polyval",
-    "reduce_sum", "reshape", "roll", "square", "stack", "subtract", "transpose",
+    "add", "concat", "decrypt", "deserialize", "encrypt", "gather", "matmul", "multiply", "negative", "polyval",
+    "reduce_sum", "reshape", "roll", "serialize", "square", "stack", "subtract", "transpose",
 ]
 __version__ = "0.1.0"
