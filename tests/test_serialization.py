@@ -1,6 +1,7 @@
 """Ciphertexts and contexts survive serialization."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import he_tf
@@ -68,3 +69,17 @@ def test_secret_key_never_serializes(keys):
         pass
     else:
         raise AssertionError("a serialized secret-key tensor must not decode")
+
+
+def test_plaintext_encode_decode_and_serialize(keys):
+    from he_tf import ops
+
+    values = np.random.default_rng(3).uniform(-5, 5, size=(4, 10))
+    for level in (2, 0):
+        plains = ops.encode(keys.public.tensor, values, tf.constant(2.0**30, tf.float64), level=level)
+        assert plains.shape == (4,)
+        np.testing.assert_allclose(ops.decode(keys.public.tensor, plains, num_values=10).numpy(), values, atol=1e-7)
+        parsed = tf.io.parse_tensor(tf.io.serialize_tensor(plains), tf.variant)
+        np.testing.assert_allclose(ops.decode(keys.public.tensor, parsed, num_values=10).numpy(), values, atol=1e-7)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="level 5 does not exist"):
+        ops.encode(keys.public.tensor, values, tf.constant(2.0**30, tf.float64), level=5)

@@ -4,43 +4,56 @@
 #include <sstream>
 
 #include "core/ckks.h"
+#include "core/seal_io.h"
 #include "tensorflow/core/framework/variant_op_registry.h"
 
 namespace he_tf {
 
-// ---- CiphertextVariant ------------------------------------------------------
+// ---- SealObjectVariant ------------------------------------------------------
 
-CiphertextVariant::CiphertextVariant(std::uint64_t key_id, seal::Ciphertext ct) : state_(std::make_shared<State>()) {
+namespace {
+constexpr char kCiphertextTypeName[] = "he_tf.Ciphertext";
+constexpr char kPlaintextTypeName[] = "he_tf.Plaintext";
+const char* What(const seal::Ciphertext*) { return "ciphertext"; }
+const char* What(const seal::Plaintext*) { return "plaintext"; }
+}  // namespace
+
+template <>
+std::string SealObjectVariant<seal::Ciphertext>::TypeName() const { return kCiphertextTypeName; }
+template <>
+std::string SealObjectVariant<seal::Plaintext>::TypeName() const { return kPlaintextTypeName; }
+
+template <class T>
+SealObjectVariant<T>::SealObjectVariant(std::uint64_t key_id, T obj) : state_(std::make_shared<State>()) {
   state_->key_id = key_id;
-  state_->ct = std::move(ct);
+  state_->obj = std::move(obj);
   state_->loaded.store(true, std::memory_order_release);
 }
 
-CiphertextVariant CiphertextVariant::FromBytes(std::uint64_t key_id, std::string bytes) {
-  CiphertextVariant v;
+template <class T>
+SealObjectVariant<T> SealObjectVariant<T>::FromBytes(std::uint64_t key_id, std::string bytes) {
+  SealObjectVariant v;
   v.state_ = std::make_shared<State>();
   v.state_->key_id = key_id;
   v.state_->bytes = std::move(bytes);
   return v;
 }
 
-// Layout: 8-byte key id, then SEAL's uncompressed ciphertext bytes
+// Layout: 8-byte key id, then SEAL's bytes, uncompressed unless kept compact
 // (compression buys little on ciphertexts and costs time on every send).
-void CiphertextVariant::Encode(tensorflow::VariantTensorData* data) const {
-  data->set_type_name(kTypeName);
+template <class T>
+void SealObjectVariant<T>::Encode(tensorflow::VariantTensorData* data) const {
+  data->set_type_name(TypeName());
   std::string& out = data->metadata_string();
   out.clear();
   if (!state_) return;
   out.append(reinterpret_cast<const char*>(&state_->key_id), sizeof state_->key_id);
   std::lock_guard<std::mutex> lock(state_->mu);
-  if (!state_->bytes.empty()) {
-    out += state_->bytes;
-  } else {
-    out += SaveCiphertext(state_->ct, seal::compr_mode_type::none);
-  }
+  out += state_->bytes.empty() ? SaveToString(state_->obj, seal::compr_mode_type::none) : state_->bytes;
 }
 
-bool CiphertextVariant::Decode(tensorflow::VariantTensorData data) {
+template <class T>
+bool SealObjectVariant<T>::Decode(tensorflow::VariantTensorData data) {
   const std::string& in = data.metadata_string();
   std::uint64_t key_id;
   if (in.size() <= sizeof key_id) return false;
@@ -49,39 +62,47 @@ bool CiphertextVariant::Decode(tensorflow::VariantTensorData data) {
   return true;
 }
 
-std::string CiphertextVariant::DebugString() const {
+template <class T>
+std::string SealObjectVariant<T>::DebugString() const {
   std::ostringstream out;
-  out << "<he_tf.Ciphertext key_set=" << std::hex << key_id() << ">";
+  out << "<" << TypeName() << " key_set=" << std::hex << key_id() << ">";
   return out.str();
 }
 
-const seal::Ciphertext& CiphertextVariant::Get(const PublicContext& ctx) const {
-  if (!state_) throw std::invalid_argument("an element holds an empty ciphertext");
+template <class T>
+const T& SealObjectVariant<T>::Get(const PublicContext& ctx) const {
+  const char* what = What(static_cast<const T*>(nullptr));
+  if (!state_) throw std::invalid_argument(std::string("an element holds an empty ") + what);
   if (state_->key_id != ctx.key_id()) {
     std::ostringstream msg;
-    msg << "a ciphertext of key set " << std::hex << state_->key_id << " was given with the public context of key set "
-        << ctx.key_id() << "; ciphertexts of different KeySets cannot be combined (re-encrypt under one KeySet)";
+    msg << "a " << what << " of key set " << std::hex << state_->key_id
+        << " was given with the public context of key set " << ctx.key_id()
+        << "; ciphertexts of different KeySets cannot be combined (re-encrypt under one KeySet)";
     throw std::invalid_argument(msg.str());
   }
   if (!state_->loaded.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> lock(state_->mu);
     if (!state_->loaded.load(std::memory_order_relaxed)) {
-      state_->ct = LoadCiphertext(ctx, state_->bytes);
+      LoadFromString(ctx.seal_context(), state_->bytes, state_->obj, what);
       // Keep the bytes only if they are compact (seeded): re-sending then costs half.
-      if (4 * state_->bytes.size() > 3 * state_->ct.save_size(seal::compr_mode_type::none)) {
+      if (4 * state_->bytes.size() > 3 * static_cast<std::size_t>(state_->obj.save_size(seal::compr_mode_type::none))) {
         std::string().swap(state_->bytes);
       }
       state_->loaded.store(true, std::memory_order_release);
     }
   }
-  return state_->ct;
+  return state_->obj;
 }
 
-std::string CiphertextVariant::Compact() const {
+template <class T>
+std::string SealObjectVariant<T>::Compact() const {
   if (!state_ || !state_->loaded.load(std::memory_order_acquire)) return {};
   std::lock_guard<std::mutex> lock(state_->mu);
   return state_->bytes;
 }
+
+template class SealObjectVariant<seal::Ciphertext>;
+template class SealObjectVariant<seal::Plaintext>;
 
 // ---- PublicContextVariant ---------------------------------------------------
 
@@ -115,7 +136,8 @@ void SecretKeyVariant::Encode(tensorflow::VariantTensorData* data) const {
 
 bool SecretKeyVariant::Decode(tensorflow::VariantTensorData) { return false; }
 
-REGISTER_UNARY_VARIANT_DECODE_FUNCTION(CiphertextVariant, CiphertextVariant::kTypeName);
+REGISTER_UNARY_VARIANT_DECODE_FUNCTION(CiphertextVariant, kCiphertextTypeName);
+REGISTER_UNARY_VARIANT_DECODE_FUNCTION(PlaintextVariant, kPlaintextTypeName);
 REGISTER_UNARY_VARIANT_DECODE_FUNCTION(PublicContextVariant, PublicContextVariant::kTypeName);
 REGISTER_UNARY_VARIANT_DECODE_FUNCTION(SecretKeyVariant, SecretKeyVariant::kTypeName);
 

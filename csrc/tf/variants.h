@@ -1,5 +1,5 @@
-// tf.variant payloads: one SEAL ciphertext per tensor element, and the scalar
-// public context and secret key that ops take as inputs.
+// tf.variant payloads: one SEAL ciphertext (or encoded plaintext) per tensor
+// element, and the scalar public context and secret key that ops take as inputs.
 #pragma once
 
 #include <atomic>
@@ -11,35 +11,35 @@
 #include "core/public_context.h"
 #include "core/secret_key.h"
 #include "seal/ciphertext.h"
+#include "seal/plaintext.h"
 #include "tensorflow/core/framework/variant.h"
 #include "tensorflow/core/framework/variant_tensor_data.h"
 
 namespace he_tf {
 
-// A ciphertext and the key set it was made under. Copies share the
-// ciphertext. A ciphertext decoded from bytes (tf.io.parse_tensor, a tensor
-// received from another host) cannot be validated until a context is at
-// hand, so it stays as bytes until the first op loads it.
-class CiphertextVariant {
+// A SEAL object (ciphertext or plaintext) and the key set it was made under.
+// Copies share the object. One decoded from bytes (tf.io.parse_tensor, a
+// tensor received from another host) cannot be validated until a context is
+// at hand, so it stays as bytes until the first op loads it.
+template <class T>
+class SealObjectVariant {
  public:
-  static constexpr char kTypeName[] = "he_tf.Ciphertext";
+  SealObjectVariant() = default;
+  SealObjectVariant(std::uint64_t key_id, T obj);
+  // An object still in SEAL's serialized form, loaded on first use.
+  static SealObjectVariant FromBytes(std::uint64_t key_id, std::string bytes);
 
-  CiphertextVariant() = default;
-  CiphertextVariant(std::uint64_t key_id, seal::Ciphertext ct);
-  // A ciphertext still in SEAL's serialized form, loaded on first use.
-  static CiphertextVariant FromBytes(std::uint64_t key_id, std::string bytes);
-
-  std::string TypeName() const { return kTypeName; }
+  std::string TypeName() const;  // "he_tf.Ciphertext" / "he_tf.Plaintext"
   void Encode(tensorflow::VariantTensorData* data) const;
   bool Decode(tensorflow::VariantTensorData data);
   std::string DebugString() const;
 
   std::uint64_t key_id() const { return state_ ? state_->key_id : 0; }
-  // The ciphertext, loaded against `ctx` if it arrived as bytes. Throws
+  // The object, loaded against `ctx` if it arrived as bytes. Throws
   // std::invalid_argument if it belongs to another key set or is corrupted.
-  const seal::Ciphertext& Get(const PublicContext& ctx) const;
+  const T& Get(const PublicContext& ctx) const;
   // The serialized form kept because it is much smaller than the expanded
-  // ciphertext (seeded, from secret-key encryption); empty otherwise.
+  // object (a seeded ciphertext from secret-key encryption); empty otherwise.
   std::string Compact() const;
 
  private:
@@ -48,10 +48,18 @@ class CiphertextVariant {
     std::atomic<bool> loaded{false};
     std::mutex mu;
     std::string bytes;  // serialized form: pending load, or kept when compact
-    seal::Ciphertext ct;
+    T obj;
   };
   std::shared_ptr<State> state_;
 };
+
+template <>
+std::string SealObjectVariant<seal::Ciphertext>::TypeName() const;
+template <>
+std::string SealObjectVariant<seal::Plaintext>::TypeName() const;
+
+using CiphertextVariant = SealObjectVariant<seal::Ciphertext>;
+using PlaintextVariant = SealObjectVariant<seal::Plaintext>;
 
 class PublicContextVariant {
  public:
