@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ckks.h"
+#include "seal/util/iterator.h"
 #include "seal/util/polyarithsmallmod.h"
 
 namespace he_tf {
@@ -33,6 +34,31 @@ void CheckPlainMatches(const seal::Ciphertext& a, const seal::Plaintext& p, cons
   if (a.parms_id() != p.parms_id()) {
     throw std::invalid_argument(std::string(op) + ": the plaintext was encoded for another level than the ciphertext");
   }
+}
+
+// out = a + b (or a - b) in one pass over each operand. SEAL's add(a, b, out)
+// first copies a into out; on these memory-bound ops the extra pass costs
+// about a quarter of the time.
+seal::Ciphertext Combine(const PublicContext& ctx, const seal::Ciphertext& a, const seal::Ciphertext& b,
+                         bool subtract) {
+  if (a.size() != b.size() || a.is_ntt_form() != b.is_ntt_form()) {
+    seal::Ciphertext out;
+    subtract ? ctx.evaluator().sub(a, b, out) : ctx.evaluator().add(a, b, out);
+    return out;
+  }
+  const auto& moduli = ctx.seal_context().get_context_data(a.parms_id())->parms().coeff_modulus();
+  seal::Ciphertext out(ctx.seal_context(), a.parms_id(), a.size());
+  out.resize(ctx.seal_context(), a.parms_id(), a.size());
+  const seal::util::ConstPolyIter x(a), y(b);
+  const seal::util::PolyIter z(out);
+  if (subtract) {
+    seal::util::sub_poly_coeffmod(x, y, a.size(), moduli, z);
+  } else {
+    seal::util::add_poly_coeffmod(x, y, a.size(), moduli, z);
+  }
+  out.is_ntt_form() = a.is_ntt_form();
+  out.scale() = a.scale();
+  return out;
 }
 
 }  // namespace
@@ -95,16 +121,12 @@ seal::Ciphertext Add(const PublicContext& ctx, const seal::Ciphertext& a, const 
     return out;
   }
   CheckSameLevelAndScale(ctx, a, b, "add");
-  seal::Ciphertext out;
-  ctx.evaluator().add(a, b, out);
-  return out;
+  return Combine(ctx, a, b, /*subtract=*/false);
 }
 
 seal::Ciphertext Sub(const PublicContext& ctx, const seal::Ciphertext& a, const seal::Ciphertext& b) {
   CheckSameLevelAndScale(ctx, a, b, "subtract");
-  seal::Ciphertext out;
-  ctx.evaluator().sub(a, b, out);
-  return out;
+  return Combine(ctx, a, b, /*subtract=*/true);
 }
 
 seal::Ciphertext AddPlain(const PublicContext& ctx, const seal::Ciphertext& a, const seal::Plaintext& p) {
