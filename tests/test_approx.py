@@ -4,7 +4,7 @@ import pytest
 from he_tf import approx
 
 
-@pytest.mark.parametrize("low, high, degree, bound", [(-5, 5, 3, 0.05), (-8, 8, 5, 0.06), (-2, 2, 3, 0.002)])
+@pytest.mark.parametrize("low, high, degree, bound", [(-5, 5, 3, 0.05), (-8, 8, 5, 0.06), (-2, 2, 3, 0.003)])
 def test_sigmoid_fit_error(low, high, degree, bound):
     coeffs = approx.sigmoid_polynomial(low, high, degree)
     assert len(coeffs) == degree + 1
