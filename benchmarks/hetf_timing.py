@@ -38,6 +38,21 @@ def _op_call(lib, op: str, step: int) -> Callable:
     return lambda ctx, a, b, p: raw(ctx, a, steps=step)
 
 
+def _time_calls(fn: Callable, inputs: tuple, count: int, min_repeats: int,
+                min_seconds: float) -> tuple[list[float], object]:
+    """Seconds per ciphertext of each call (>= min_repeats calls, >= min_seconds) and the last result."""
+    samples: list[float] = []
+    last = None
+    gc.disable()
+    while len(samples) < min_repeats or sum(samples) * count < min_seconds:
+        start = time.perf_counter()
+        out = fn(*inputs)
+        samples.append((time.perf_counter() - start) / count)
+        last, out = out, None  # the previous results are freed outside the timed call
+    gc.enable()
+    return samples, last
+
+
 def serve(args: argparse.Namespace, protocol) -> None:
     import tensorflow as tf
 
@@ -88,14 +103,7 @@ def serve(args: argparse.Namespace, protocol) -> None:
             warmed.add(op)
             for _ in range(args.warmup):
                 fn(*inputs)
-        samples: list[float] = []
-        gc.disable()
-        while len(samples) < min_repeats or sum(samples) * args.count < min_seconds:
-            start = time.perf_counter()
-            out = fn(*inputs)
-            samples.append((time.perf_counter() - start) / args.count)
-            last, out = out, None  # the previous results are freed outside the timed call
-        gc.enable()
+        samples, last = _time_calls(fn, inputs, args.count, min_repeats, min_seconds)
         got = he_tf.ops.decrypt(keys.public.tensor, keys.secret.tensor, last, num_values=params.slot_count)
         want = OPS[op][1](x, y, p, args.step)
         reply({"op": op, "samples": samples, "max_error": float(np.abs(got.numpy()[:, 0, :] - want).max())})

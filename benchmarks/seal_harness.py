@@ -53,5 +53,6 @@ def serve_command(exe: Path, params: dict, ops: Sequence[str], count: int, warmu
         f"--poly_modulus_degree={params['poly_modulus_degree']}",
         f"--coeff_mod_bit_sizes={','.join(str(b) for b in params['coeff_mod_bit_sizes'])}",
         f"--scale_bits={params['scale_bits']}",
-        f"--op={','.join(ops)}", f"--count={count}", f"--warmup={warmup}", f"--threads={threads}", f"--step={step}",
+        f"--op={','.join(ops)}", f"--count={count}", f"--warmup={warmup}", f"--threads={threads}",
+        f"--step={step}",
     ]
