@@ -1,5 +1,7 @@
 // Encrypt and decrypt: float64 values <-> one ciphertext per row of the
 // innermost axis (the Python layer arranges the packed axis there).
+#include <functional>
+
 #include "core/ckks.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -21,14 +23,7 @@ REGISTER_OP("HeEncrypt")
     .Input("values: float64")
     .Output("ciphertexts: variant")
     .SetIsStateful()  // randomized: never folded or deduplicated
-    .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle values;
-      TF_RETURN_IF_ERROR(c->WithRankAtLeast(c->input(1), 1, &values));
-      ShapeHandle outer;
-      TF_RETURN_IF_ERROR(c->Subshape(values, 0, -1, &outer));
-      c->set_output(0, outer);
-      return absl::OkStatus();
-    })
+    .SetShapeFn([](InferenceContext* c) { return RowsShapeFn(c, 1); })
     .Doc("Encrypts values[..., n] into ciphertexts[...], n values in the slots of each.");
 
 REGISTER_OP("HeEncryptSymmetric")
@@ -37,13 +32,7 @@ REGISTER_OP("HeEncryptSymmetric")
     .Input("values: float64")
     .Output("ciphertexts: variant")
     .SetIsStateful()
-    .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle values, outer;
-      TF_RETURN_IF_ERROR(c->WithRankAtLeast(c->input(2), 1, &values));
-      TF_RETURN_IF_ERROR(c->Subshape(values, 0, -1, &outer));
-      c->set_output(0, outer);
-      return absl::OkStatus();
-    })
+    .SetShapeFn([](InferenceContext* c) { return RowsShapeFn(c, 2); })
     .Doc("Like HeEncrypt with the secret key: the ciphertexts serialize at about half the size (seeded).");
 
 REGISTER_OP("HeDecrypt")
@@ -62,6 +51,25 @@ REGISTER_OP("HeDecrypt")
     })
     .Doc("Decrypts ciphertexts[...] into values[..., num_values], the first num_values slots of each.");
 
+// Encrypts each row of `values` (the input at `values_index`) into one ciphertext.
+void EncryptRows(OpKernelContext* ctx, int values_index,
+                 const std::function<tensorflow::Variant(const double* row, std::size_t n)>& encrypt) {
+  const Tensor& values = ctx->input(values_index);
+  OP_REQUIRES(ctx, values.dims() >= 1,
+              absl::InvalidArgumentError(ctx->op_kernel().type_string() +
+                                         ": values must have rank >= 1 (the slot axis last)"));
+  TensorShape out_shape = values.shape();
+  const std::int64_t n = out_shape.dim_size(out_shape.dims() - 1);
+  out_shape.RemoveLastDims(1);
+  Tensor* out;
+  OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
+  const double* in = values.flat<double>().data();
+  auto cts = out->flat<tensorflow::Variant>();
+  OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), kCiphertextCost, [&](std::int64_t i) {
+                   cts(i) = encrypt(in + i * n, static_cast<std::size_t>(n));
+                 }));
+}
+
 class EncryptOp : public OpKernel {
  public:
   explicit EncryptOp(OpKernelConstruction* c) : OpKernel(c) {}
@@ -69,21 +77,8 @@ class EncryptOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     const PublicContextVariant* context;
     OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    const Tensor& values = ctx->input(1);
-    OP_REQUIRES(ctx, values.dims() >= 1,
-                absl::InvalidArgumentError("HeEncrypt: values must have rank >= 1 (the slot axis last)"));
-    TensorShape out_shape = values.shape();
-    const std::int64_t n = out_shape.dim_size(out_shape.dims() - 1);
-    out_shape.RemoveLastDims(1);
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
-
     const PublicContext& pc = *context->get();
-    const double* in = values.flat<double>().data();
-    auto cts = out->flat<tensorflow::Variant>();
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), kCiphertextCost, [&](std::int64_t i) {
-                     cts(i) = CiphertextVariant(pc.key_id(), Encrypt(pc, in + i * n, static_cast<std::size_t>(n)));
-                   }));
+    EncryptRows(ctx, 1, [&](const double* row, std::size_t n) { return Wrap(pc, Encrypt(pc, row, n)); });
   }
 };
 
@@ -96,22 +91,11 @@ class EncryptSymmetricOp : public OpKernel {
     const SecretKeyVariant* secret;
     OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
     OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "secret_key", &secret));
-    const Tensor& values = ctx->input(2);
-    OP_REQUIRES(ctx, values.dims() >= 1,
-                absl::InvalidArgumentError("HeEncryptSymmetric: values must have rank >= 1 (the slot axis last)"));
-    TensorShape out_shape = values.shape();
-    const std::int64_t n = out_shape.dim_size(out_shape.dims() - 1);
-    out_shape.RemoveLastDims(1);
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
     const PublicContext& pc = *context->get();
     const SecretKey& sk = *secret->get();
-    const double* in = values.flat<double>().data();
-    auto cts = out->flat<tensorflow::Variant>();
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), kCiphertextCost, [&](std::int64_t i) {
-                     cts(i) = CiphertextVariant::FromBytes(
-                         pc.key_id(), EncryptSymmetric(pc, sk, in + i * n, static_cast<std::size_t>(n)));
-                   }));
+    EncryptRows(ctx, 2, [&](const double* row, std::size_t n) {
+      return tensorflow::Variant(CiphertextVariant::FromBytes(pc.key_id(), EncryptSymmetric(pc, sk, row, n)));
+    });
   }
 };
 

@@ -116,6 +116,15 @@ inline absl::Status SameShapeAsA(tensorflow::shape_inference::InferenceContext* 
   return absl::OkStatus();
 }
 
+// Shape function: values[..., n] at input i -> output [...] (one element per row).
+inline absl::Status RowsShapeFn(tensorflow::shape_inference::InferenceContext* c, int i) {
+  tensorflow::shape_inference::ShapeHandle values, outer;
+  TF_RETURN_IF_ERROR(c->WithRankAtLeast(c->input(i), 1, &values));
+  TF_RETURN_IF_ERROR(c->Subshape(values, 0, -1, &outer));
+  c->set_output(0, outer);
+  return absl::OkStatus();
+}
+
 // Runs fn, turning an exception into an InvalidArgument status.
 inline absl::Status Guard(tensorflow::OpKernelContext* ctx, const std::function<void()>& fn) {
   try {

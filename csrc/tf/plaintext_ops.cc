@@ -21,13 +21,7 @@ REGISTER_OP("HeEncode")
     .Input("scale: float64")
     .Attr("level: int >= 0")
     .Output("plaintexts: variant")
-    .SetShapeFn([](InferenceContext* c) {
-      ShapeHandle values, outer;
-      TF_RETURN_IF_ERROR(c->WithRankAtLeast(c->input(1), 1, &values));
-      TF_RETURN_IF_ERROR(c->Subshape(values, 0, -1, &outer));
-      c->set_output(0, outer);
-      return absl::OkStatus();
-    })
+    .SetShapeFn([](InferenceContext* c) { return RowsShapeFn(c, 1); })
     .Doc("Encodes values[..., n] into plaintexts[...] at `level` and `scale`.");
 
 REGISTER_OP("HeDecode")
