@@ -1,0 +1,330 @@
+"""EncryptedModel: a chain of plaintext steps that runs on encrypted inputs.
+
+The server holds the model and only a PublicContext; ``predict`` maps an
+encrypted batch of samples to encrypted outputs. The same steps run in
+float64 NumPy (``predict_plain``), the reference encrypted results are
+checked against.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+import he_tf
+from he_tf import approx
+from he_tf.models import outputs
+from he_tf.models.steps import Dense, Polynomial, Step, fold_affine
+from he_tf.tensor import LAYOUTS
+
+OUTPUT_MODES = ("logits", "polynomial")
+# Derived polynomial ranges extend the data's largest |logit| by this factor: new samples stray a little further.
+RANGE_MARGIN = 1.1
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyRequirements:
+    """What a client's key set must provide for a model: parameters and Galois keys.
+
+    The server publishes this (``to_json``); the client generates keys from it
+    (``generate_keys``) and sends back only the public context.
+    """
+
+    params: he_tf.Params
+    rotations: tuple[int, ...] | None
+    layout: str
+
+    def generate_keys(self) -> he_tf.KeySet:
+        return he_tf.KeySet.generate(self.params, rotations=list(self.rotations) if self.rotations else None)
+
+    def to_json(self) -> bytes:
+        n, bits, scale_bits = self.params.as_tuple()
+        rotations = None if self.rotations is None else list(self.rotations)
+        document = {"params": [n, list(bits), scale_bits], "rotations": rotations, "layout": self.layout}
+        return json.dumps(document).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> KeyRequirements:
+        document = json.loads(data)
+        n, bits, scale_bits = document["params"]
+        rotations = document["rotations"]
+        return cls(he_tf.Params(n, tuple(bits), scale_bits), None if rotations is None else tuple(rotations),
+                   document["layout"])
+
+
+class EncryptedModel:
+    """A model that runs on encrypted samples: Dense layers, polynomial activations, an output activation.
+
+    Build one with :func:`he_tf.models.from_keras`, :func:`~he_tf.models.from_weights`,
+    :func:`~he_tf.models.from_sklearn` or :func:`~he_tf.models.from_steps`.
+
+    Attributes
+    ----------
+    steps:
+        What the server runs, in order (consecutive affine maps already merged).
+    activation:
+        The output activation: ``"linear"``, ``"sigmoid"`` or ``"softmax"``.
+    output:
+        ``"logits"``: the server returns pre-activations and the client applies
+        ``activation`` after decrypting (exact). ``"polynomial"``: the server
+        also evaluates a polynomial approximation of the sigmoid.
+    layout:
+        The input layout the model serves: ``"batch"`` (samples packed into
+        slots: throughput, no Galois keys) or ``"vector"`` (one sample per
+        ciphertext: latency).
+    params:
+        CKKS parameters for the keys: the smallest secure ones for :attr:`depth`
+        unless given.
+    input_range, approximation_error:
+        For ``output="polynomial"`` with a sigmoid: the logit range the
+        polynomial was fitted on and its largest error there; else ``None``.
+    """
+
+    def __init__(self, steps: Sequence[Step], activation: str, *, output: str, layout: str,
+                 params: he_tf.Params | None, logit_steps: Sequence[Step] | None = None,
+                 input_range: tuple[float, float] | None = None, approximation_error: float | None = None,
+                 name: str = "model") -> None:
+        if not steps or not isinstance(steps[0], Dense):
+            raise ValueError("an encrypted model starts with a Dense step (it fixes the number of features)")
+        if activation not in outputs.ACTIVATIONS:
+            raise ValueError(f"activation must be one of {outputs.ACTIVATIONS}, got {activation!r}")
+        if output not in OUTPUT_MODES:
+            raise ValueError(f"output must be one of {OUTPUT_MODES}, got {output!r}")
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        self.steps = tuple(steps)
+        self.logit_steps = tuple(logit_steps or steps)
+        self.activation, self.output, self.layout, self.name = activation, output, layout, name
+        self.input_range, self.approximation_error = input_range, approximation_error
+        self._check_widths()
+        self.params = params or he_tf.Params.for_depth(self.depth)
+        if self.params.depth < self.depth:
+            raise ValueError(
+                f"{name} needs multiplicative depth {self.depth} ({self._depth_breakdown()}) but {self.params} "
+                f"gives {self.params.depth}; pass params=None or he_tf.Params.for_depth({self.depth})"
+            )
+        self._rotations = self._rotation_steps()  # also checks that vector-layout matrices fit the slots
+        self._function = tf.function(self._run)
+
+    def _check_widths(self) -> None:
+        width = None
+        for step in self.steps:
+            if isinstance(step, Dense):
+                if width is not None and step.inputs != width:
+                    raise ValueError(f"{step!r} takes {step.inputs} inputs but the step before gives {width}")
+                width = step.outputs
+        if self.activation == "softmax" and width < 2:
+            raise ValueError("a softmax output needs at least 2 outputs")
+
+    @property
+    def n_features(self) -> int:
+        return self.steps[0].inputs
+
+    @property
+    def n_outputs(self) -> int:
+        return [s for s in self.steps if isinstance(s, Dense)][-1].outputs
+
+    @property
+    def depth(self) -> int:
+        """Multiplicative levels the server's computation uses."""
+        return sum(step.depth for step in self.steps)
+
+    @property
+    def activation_on_server(self) -> bool:
+        """Whether the server's output already has the activation applied (polynomially)."""
+        return self.output == "polynomial" or self.activation == "linear"
+
+    def _depth_breakdown(self) -> str:
+        return " + ".join(f"{step!r}: {step.depth}" for step in self.steps)
+
+    def _rotation_steps(self) -> tuple[int, ...] | None:
+        if self.layout == "batch":
+            return None  # matmuls contract over ciphertexts: no rotations at all
+        slots, packed, steps = self.params.slot_count, True, set()
+        for step in self.steps:
+            needed, packed = step.rotation_steps(packed, slots)
+            steps.update(needed)
+        return tuple(sorted(steps))
+
+    def key_requirements(self) -> KeyRequirements:
+        """The parameters and exactly the Galois keys the client's key set needs for this model."""
+        return KeyRequirements(self.params, self._rotations, self.layout)
+
+    def predict(self, x: he_tf.HETensor) -> he_tf.HETensor:
+        """Runs the model on encrypted samples ``x`` of shape ``(samples, features)``.
+
+        Returns an HETensor of shape ``(samples, outputs)``: logits, or
+        outputs with the activation applied polynomially (see :attr:`output`).
+        Raises ``TypeError``/``ValueError`` for inputs the model cannot take.
+        """
+        self._check_input(x)
+        return self._function(x)
+
+    def _run(self, x: he_tf.HETensor) -> he_tf.HETensor:
+        for step in self.steps:
+            x = step.encrypted(x)
+        return x
+
+    def _check_input(self, x) -> None:
+        if not isinstance(x, he_tf.HETensor):
+            raise TypeError(
+                f"predict takes an encrypted he_tf.HETensor (he_tf.encrypt), got {type(x).__name__}; "
+                "use predict_plain for plaintext inputs"
+            )
+        if x.rank != 2 or x.shape[-1] != self.n_features:
+            raise ValueError(
+                f"{self.name} takes {self.n_features} features per sample, shape (samples, {self.n_features}); "
+                f"the encrypted input has shape {tuple(x.shape.as_list())}"
+            )
+        if x.layout != self.layout:
+            raise ValueError(
+                f"{self.name} serves layout={self.layout!r} but the input was encrypted with "
+                f"layout={x.layout!r}; encrypt with {self.layout!r} or build the model with layout={x.layout!r}"
+            )
+        if x.level < self.depth:
+            raise ValueError(
+                f"{self.name} needs {self.depth} multiplicative levels ({self._depth_breakdown()}) but the input "
+                f"has {x.level} ({x.he_params}); generate the keys from model.key_requirements(), "
+                f"which gives {self.params}"
+            )
+
+    def predict_plain(self, x) -> np.ndarray:
+        """The server's computation on plaintext float64 features: what ``predict`` approximates."""
+        return self._run_plain(self.steps, x)
+
+    def logits_plain(self, x) -> np.ndarray:
+        """The last layer's pre-activations (logits) on plaintext features."""
+        return self._run_plain(self.logit_steps, x)
+
+    def _run_plain(self, steps: Sequence[Step], x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"{self.name} takes {self.n_features} features per sample, got shape {x.shape}")
+        for step in steps:
+            x = step.plain(x)
+        return x
+
+    def finish(self, raw: np.ndarray) -> outputs.Prediction:
+        """Decrypted server output to a :class:`Prediction` (applies the activation if the server did not)."""
+        return outputs.Prediction.from_raw(raw, self.activation, self.activation_on_server)
+
+    def summary(self) -> str:
+        """A few lines: steps, depth, parameters, layout and output mode."""
+        lines = [f"{self.name}: {self.n_features} features -> {self.n_outputs} output(s), {self.activation}"]
+        lines += [f"  {step!r}  ({step.depth} level{'s' if step.depth > 1 else ''})" for step in self.steps]
+        where = "server, polynomial" if self.output == "polynomial" and self.activation != "linear" else "client"
+        lines.append(f"  output={self.output!r}: {self.activation} applied by the {where}")
+        if self.approximation_error is not None:
+            low, high = self.input_range
+            lines.append(f"  sigmoid fitted on logits in [{low:.3g}, {high:.3g}], max error "
+                         f"{self.approximation_error:.2g}")
+        lines.append(f"  depth {self.depth}, {self.params}, layout={self.layout!r}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"EncryptedModel({self.name!r}, {self.n_features} -> {self.n_outputs} {self.activation}, "
+                f"output={self.output!r}, layout={self.layout!r}, depth={self.depth})")
+
+
+def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str = "logits",
+               input_range: tuple[float, float] | None = None, data=None, degree: int = 3,
+               layout: str = "batch", params: he_tf.Params | None = None, name: str = "model") -> EncryptedModel:
+    """An encrypted model from plaintext steps (:class:`Dense`, :class:`Square`, :class:`Polynomial`).
+
+    Parameters
+    ----------
+    steps:
+        The computation up to the logits; consecutive Dense steps are merged.
+    activation:
+        Output activation: ``"linear"`` (regression), ``"sigmoid"`` or ``"softmax"``.
+    output:
+        ``"logits"`` (client applies the activation: exact) or ``"polynomial"``
+        (server evaluates a degree-``degree`` polynomial fit of the sigmoid).
+        For linear outputs both are the same; softmax needs ``"logits"``.
+    input_range:
+        ``(low, high)``: the logit range the sigmoid polynomial is fitted on.
+    data:
+        Alternatively, features (e.g. the training set): the range becomes
+        ``[-m, m]`` with ``m`` 1.1 times their largest ``|logit|``. Symmetric,
+        so the fit crosses 0.5 at logit 0 and labels stay the plaintext ones.
+    degree:
+        Degree of the sigmoid polynomial.
+    layout:
+        ``"batch"`` or ``"vector"``: the input layout the model serves.
+    params:
+        CKKS parameters; default ``he_tf.Params.for_depth(depth)``.
+    """
+    logit_steps = fold_affine(list(steps))
+    if output not in OUTPUT_MODES:
+        raise ValueError(f"output must be one of {OUTPUT_MODES}, got {output!r}")
+    if output == "logits" or activation == "linear":
+        return EncryptedModel(logit_steps, activation, output=output, layout=layout, params=params, name=name)
+    if activation == "softmax":
+        raise ValueError(
+            "output='polynomial' cannot evaluate softmax on the server: it needs exp and a division across "
+            "classes, which CKKS cannot compute; use output='logits' (the client applies softmax, exactly)"
+        )
+    probe = EncryptedModel(logit_steps, activation, output="logits", layout=layout, params=None, name=name)
+    low, high = _sigmoid_range(probe, input_range, data)
+    # Fit in u = z / s with s = max(|low|, |high|) and fold 1/s into the last Dense (plaintext, free): the
+    # encrypted powers u^k stay within [-1, 1] whatever the logits' scale.
+    s = max(abs(low), abs(high))
+    coeffs = approx.sigmoid_polynomial(low, high, degree)
+    error = approx.max_error(coeffs, approx.sigmoid, low, high)
+    scaled = coeffs * s ** np.arange(degree, -1, -1, dtype=np.float64)
+    server_steps = list(logit_steps[:-1]) + [
+        logit_steps[-1].scaled(1.0 / s), Polynomial(scaled, f"sigmoid on logits in [{low:.3g}, {high:.3g}]")
+    ]
+    return EncryptedModel(server_steps, activation, output=output, layout=layout, params=params,
+                          logit_steps=logit_steps, input_range=(low, high), approximation_error=error, name=name)
+
+
+def _sigmoid_range(model: EncryptedModel, input_range, data) -> tuple[float, float]:
+    if not isinstance(model.logit_steps[-1], Dense):
+        raise ValueError("output='polynomial' needs the model to end with a Dense layer before the sigmoid")
+    if input_range is not None:
+        low, high = (float(v) for v in input_range)
+        if not low < high:
+            raise ValueError(f"input_range must be (low, high) with low < high, got {input_range}")
+        return low, high
+    if data is None:
+        raise ValueError(
+            "output='polynomial' needs the logits' range to fit the sigmoid on: pass input_range=(low, high) "
+            "or data= (e.g. the training features) to derive it"
+        )
+    bound = RANGE_MARGIN * float(np.max(np.abs(model.logits_plain(data))))
+    bound = bound if bound > 0 else 1.0
+    return -bound, bound
+
+
+def from_weights(weights, bias=None, activation: str = "linear", **options) -> EncryptedModel:
+    """An encrypted linear or logistic regression from plain arrays.
+
+    Parameters
+    ----------
+    weights:
+        ``(features, outputs)`` or ``(features,)`` (one output), as Keras stores
+        them; scikit-learn's ``coef_`` is ``(outputs, features)``: pass
+        ``coef_.T`` (or use :func:`from_sklearn`).
+    bias:
+        ``(outputs,)``, a scalar, or ``None`` for zeros.
+    activation:
+        ``"linear"``, ``"sigmoid"`` or ``"softmax"``.
+    **options:
+        ``output``, ``input_range``, ``data``, ``degree``, ``layout``,
+        ``params``, ``name`` as for :func:`from_steps`.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim == 1:
+        w = w[:, None]
+    b = np.zeros(w.shape[1]) if bias is None else np.asarray(bias, np.float64)
+    if b.size not in (1, w.shape[1]) or b.ndim > 1:
+        raise ValueError(f"bias has shape {b.shape}; the weights {w.shape} need ({w.shape[1]},) or a scalar")
+    b = np.broadcast_to(b.reshape(-1), (w.shape[1],))
+    options.setdefault("name", {"linear": "linear regression", "sigmoid": "logistic regression",
+                                "softmax": "softmax regression"}.get(activation, "model"))
+    return from_steps([Dense(w, b)], activation, **options)

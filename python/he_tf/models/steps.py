@@ -1,0 +1,161 @@
+"""The steps an encrypted model runs: affine maps and polynomial activations.
+
+Each step knows the multiplicative levels it uses, how to run on an
+HETensor, how to run on float64 NumPy (the exact reference the encrypted
+result is compared with) and which Galois keys it needs in vector layout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Union
+
+import numpy as np
+import tensorflow as tf
+
+import he_tf
+from he_tf.arithmetic import poly_depth
+from he_tf.models import rotations
+
+
+def _float_array(value, name: str, ndim: int) -> np.ndarray:
+    array = np.array(value, dtype=np.float64)  # a copy: steps are immutable
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    array.setflags(write=False)
+    return array
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dense:
+    """``x @ weights + bias`` with plaintext weights ``(inputs, outputs)`` and bias ``(outputs,)``."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+
+    def __post_init__(self) -> None:
+        weights = _float_array(self.weights, "weights", 2)
+        bias = _float_array(self.bias, "bias", 1)
+        if bias.shape[0] != weights.shape[1]:
+            raise ValueError(f"bias has {bias.shape[0]} values for {weights.shape[1]} outputs")
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "bias", bias)
+
+    @property
+    def inputs(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def outputs(self) -> int:
+        return self.weights.shape[1]
+
+    @property
+    def depth(self) -> int:
+        return 1
+
+    def then(self, other: Dense) -> Dense:
+        """The single affine map ``other(self(x))``: consecutive affine maps cost one level, not two."""
+        return Dense(self.weights @ other.weights, self.bias @ other.weights + other.bias)
+
+    def scaled(self, factor: float) -> Dense:
+        return Dense(self.weights * factor, self.bias * factor)
+
+    def plain(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.weights + self.bias
+
+    def _is_dot(self, x: he_tf.HETensor) -> bool:
+        return x.packed_axis == x.rank - 1 and self.outputs == 1
+
+    def encrypted(self, x: he_tf.HETensor) -> he_tf.HETensor:
+        if self._is_dot(x):
+            # One output over the packed (feature) axis: multiply and rotate-and-sum takes log2(inputs)
+            # rotations, far fewer than the diagonal method. The result holds one value per ciphertext.
+            y = he_tf.matmul(x, self.weights[:, 0])
+            return he_tf.reshape(y, y.shape.concatenate([1])) + self.bias
+        return x @ self.weights + self.bias
+
+    def rotation_steps(self, packed: bool, slots: int) -> tuple[list[int], bool]:
+        """(Galois steps, whether the output is still packed) for an input packed on the feature axis or not."""
+        if not packed:
+            return [], False
+        if self.outputs == 1:
+            return rotations.sum_slots(self.inputs), False
+        return rotations.diagonal_matmul(self.inputs, self.outputs, slots), True
+
+    def __repr__(self) -> str:
+        return f"Dense({self.inputs} -> {self.outputs})"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Square:
+    """``x * x``, elementwise: one level."""
+
+    @property
+    def depth(self) -> int:
+        return 1
+
+    def plain(self, x: np.ndarray) -> np.ndarray:
+        return x * x
+
+    def encrypted(self, x: he_tf.HETensor) -> he_tf.HETensor:
+        return tf.math.square(x)
+
+    def rotation_steps(self, packed: bool, slots: int) -> tuple[list[int], bool]:
+        return [], packed
+
+    def __repr__(self) -> str:
+        return "Square()"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Polynomial:
+    """``polyval(coeffs, x)`` elementwise; ``coeffs`` highest degree first, as ``tf.math.polyval`` takes them.
+
+    ``label`` says what it stands for in summaries (e.g. ``"sigmoid on [-8, 8]"``).
+    """
+
+    coeffs: np.ndarray
+    label: str = "polynomial"
+
+    def __post_init__(self) -> None:
+        coeffs = np.trim_zeros(_float_array(self.coeffs, "coeffs", 1), "f")
+        if coeffs.size < 2:
+            raise ValueError("a polynomial activation needs degree >= 1")
+        coeffs.setflags(write=False)
+        object.__setattr__(self, "coeffs", coeffs)
+
+    @property
+    def degree(self) -> int:
+        return self.coeffs.size - 1
+
+    @property
+    def depth(self) -> int:
+        return poly_depth(self.degree)
+
+    def plain(self, x: np.ndarray) -> np.ndarray:
+        return np.polyval(self.coeffs, x)
+
+    def encrypted(self, x: he_tf.HETensor) -> he_tf.HETensor:
+        return tf.math.polyval([float(c) for c in self.coeffs], x)
+
+    def rotation_steps(self, packed: bool, slots: int) -> tuple[list[int], bool]:
+        return [], packed
+
+    def __repr__(self) -> str:
+        return f"Polynomial(degree {self.degree}: {self.label})"
+
+
+Step = Union[Dense, Square, Polynomial]
+
+
+def fold_affine(steps: list[Step]) -> list[Step]:
+    """Merges runs of consecutive Dense steps into one (normalizations, linear layers): fewer levels."""
+    folded: list[Step] = []
+    for step in steps:
+        if isinstance(step, Dense) and folded and isinstance(folded[-1], Dense):
+            folded[-1] = folded[-1].then(step)
+        else:
+            folded.append(step)
+    return folded
