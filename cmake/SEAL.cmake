@@ -10,21 +10,31 @@ set(HE_TF_SEAL_VERSION 4.1.2)
 set(HE_TF_PYFHEL_SDIST pyfhel-3.5.0.tar.gz)
 set(HE_TF_PYFHEL_SHA256 0375b83b5a83026924f59db25c4efa9f27e1e8a66d004658f4d24195986a04b6)
 
-option(HE_TF_USE_SYSTEM_SEAL "Use an installed SEAL 4.1 when one is found" ON)
-if(HE_TF_USE_SYSTEM_SEAL)
-  find_package(SEAL 4.1 CONFIG QUIET)
-  if(SEAL_FOUND)
-    message(STATUS "he-tf: using installed SEAL ${SEAL_VERSION} (${SEAL_DIR})")
-    return()
-  endif()
-endif()
-
 if(DEFINED ENV{HE_TF_CACHE_DIR})
   set(_cache "$ENV{HE_TF_CACHE_DIR}")
 elseif(DEFINED ENV{XDG_CACHE_HOME})
   set(_cache "$ENV{XDG_CACHE_HOME}/he_tf")
 else()
   set(_cache "$ENV{HOME}/.cache/he_tf")
+endif()
+
+option(HE_TF_USE_SYSTEM_SEAL "Use an installed SEAL 4.1 when one is found" ON)
+if(HE_TF_USE_SYSTEM_SEAL)
+  # An installed SEAL must not throw on transparent ciphertexts (x * 0 is a
+  # valid result). Its config is read as text, since loading it would define
+  # SEAL's targets for good.
+  find_file(_seal_config NAMES SEALConfig.cmake PATH_SUFFIXES lib/cmake/SEAL-4.1 lib64/cmake/SEAL-4.1 NO_CACHE)
+  if(_seal_config)
+    file(STRINGS "${_seal_config}" _throws REGEX "set\\(SEAL_THROW_ON_TRANSPARENT_CIPHERTEXT ON\\)")
+    get_filename_component(_seal_config_dir "${_seal_config}" DIRECTORY)
+    if(NOT _throws)
+      set(SEAL_DIR "${_seal_config_dir}" CACHE PATH "SEAL's CMake config" FORCE)
+      find_package(SEAL 4.1 CONFIG REQUIRED)
+      message(STATUS "he-tf: using installed SEAL ${SEAL_VERSION} (${SEAL_DIR})")
+      return()
+    endif()
+    message(STATUS "he-tf: not using ${_seal_config_dir}: built with SEAL_THROW_ON_TRANSPARENT_CIPHERTEXT")
+  endif()
 endif()
 
 # Everything that changes the produced library goes into the cache key.
@@ -37,6 +47,9 @@ set(_seal_options
   -DSEAL_USE_ZLIB=ON
   -DSEAL_USE_ZSTD=OFF
   -DSEAL_USE_INTEL_HEXL=OFF
+  # x * 0 or x - x give ciphertexts whose value is public (transparent); they
+  # are valid results, not errors.
+  -DSEAL_THROW_ON_TRANSPARENT_CIPHERTEXT=OFF
   -DSEAL_BUILD_TESTS=OFF
   -DSEAL_BUILD_EXAMPLES=OFF
   -DSEAL_BUILD_BENCH=OFF
@@ -95,5 +108,7 @@ if(NOT EXISTS "${_prefix}/.complete")
 endif()
 
 file(LOCK "${_cache}/seal.lock" RELEASE)
-find_package(SEAL ${HE_TF_SEAL_VERSION} EXACT REQUIRED CONFIG PATHS "${_prefix}" NO_DEFAULT_PATH)
+# Forced: a SEAL_DIR cached by an earlier configure would otherwise win.
+set(SEAL_DIR "${_prefix}/lib/cmake/SEAL-4.1" CACHE PATH "SEAL's CMake config" FORCE)
+find_package(SEAL ${HE_TF_SEAL_VERSION} EXACT REQUIRED CONFIG)
 message(STATUS "he-tf: using cached SEAL ${SEAL_VERSION} (${_prefix})")

@@ -19,10 +19,15 @@ def _check_same_params(a: HETensor, b: HETensor, op: str) -> None:
         raise ValueError(f"{op}: operands were encrypted with different parameters ({a.he_params} vs {b.he_params})")
 
 
+def as_float64(value) -> tf.Tensor:
+    """A plaintext as float64; Python floats convert exactly (not via float32)."""
+    return tf.cast(tf.convert_to_tensor(value, dtype_hint=tf.float64), tf.float64)
+
+
 def _plain(value, x: HETensor, op: str) -> tf.Tensor:
     """A plaintext operand as float64, checked to broadcast to x's shape."""
     try:
-        p = tf.convert_to_tensor(value)
+        p = tf.convert_to_tensor(value, dtype_hint=tf.float64)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{op}: cannot use {type(value).__name__} as a plaintext operand ({e})") from None
     if not (p.dtype.is_floating or p.dtype.is_integer):
@@ -146,8 +151,8 @@ def poly_depth(degree: int) -> int:
 def polyval(coeffs, x: HETensor) -> HETensor:
     """``tf.math.polyval`` semantics: ``coeffs[0] * x**(n-1) + ... + coeffs[-1]``, plaintext coefficients."""
     if isinstance(coeffs, (list, tuple)):
-        coeffs = tf.stack([tf.cast(c, tf.float64) for c in coeffs])
-    coeffs = tf.reshape(tf.cast(coeffs, tf.float64), [-1])
+        coeffs = tf.stack([as_float64(c) for c in coeffs])
+    coeffs = tf.reshape(as_float64(coeffs), [-1])
     if coeffs.shape[0] is None or coeffs.shape[0] == 0:
         raise ValueError("polyval needs a known, non-zero number of coefficients")
     depth = poly_depth(coeffs.shape[0] - 1)
@@ -184,8 +189,8 @@ def matmul(a, b) -> HETensor:
     if isinstance(a, HETensor) and isinstance(b, HETensor):
         raise TypeError("matmul of two encrypted tensors is not supported: one operand must be plaintext")
     if isinstance(a, HETensor):
-        return _matmul_right(a, tf.cast(tf.convert_to_tensor(b), tf.float64))
-    return _matmul_left(tf.cast(tf.convert_to_tensor(a), tf.float64), b)
+        return _matmul_right(a, as_float64(b))
+    return _matmul_left(as_float64(a), b)
 
 
 def _matmul_right(x: HETensor, w: tf.Tensor) -> HETensor:

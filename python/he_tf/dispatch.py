@@ -56,10 +56,16 @@ def _square(x, name=None):
 def _matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False, a_is_sparse=False,
             b_is_sparse=False, output_type=None, grad_a=False, grad_b=False, name=None):
     if transpose_a or adjoint_a:
-        a = manipulation.transpose(a) if isinstance(a, HETensor) else tf.transpose(a)
+        a = _swap_last_two(a)
     if transpose_b or adjoint_b:
-        b = manipulation.transpose(b) if isinstance(b, HETensor) else tf.transpose(b)
+        b = _swap_last_two(b)
     return arithmetic.matmul(a, b)
+
+
+def _swap_last_two(x):
+    if isinstance(x, HETensor):
+        return manipulation.transpose(x, list(range(x.rank - 2)) + [x.rank - 1, x.rank - 2])
+    return tf.linalg.matrix_transpose(x)
 
 
 @_register(tf.math.reduce_sum, "input_tensor")

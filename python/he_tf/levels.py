@@ -49,23 +49,29 @@ def align(x: HETensor, level: int, scale: float) -> HETensor:
         return x.with_ciphertexts(ops.mod_switch(x.context, x.ciphertexts, level=level), level=level)
     if x.level <= level:
         raise ValueError(
-            f"cannot bring an operand at level {x.level}, scale 2^{math.log2(x.scale):.4f} to level {level}, "
-            f"scale 2^{math.log2(scale):.4f}: that needs a level to spare"
+            f"cannot bring an operand at level {x.level}, scale {x.scale!r} to level {level}, scale {scale!r}: "
+            "changing the scale needs a level to spare"
         )
     cts = ops.align(x.context, x.ciphertexts, tf.constant(scale, tf.float64), level=level)
     return x.with_ciphertexts(cts, level=level, scale=scale)
 
 
+def align_all(values: list[HETensor], op: str) -> list[HETensor]:
+    """Equal levels and scales for adds, subtracts and concatenations, at the least cost in levels.
+
+    The target is the lowest level and the scale found there. Higher operands
+    absorb any scale change on their way down, for free. Only if operands at
+    the lowest level disagree on scale does everything drop one more level.
+    """
+    level = min(v.level for v in values)
+    scale = next(v.scale for v in values if v.level == level)
+    if any(v.level == level and not _close(v.scale, scale) for v in values):
+        require_levels(min(values, key=lambda v: v.level), 1, op)
+        level -= 1
+    return [align(v, level, scale) for v in values]
+
+
 def align_pair(a: HETensor, b: HETensor, op: str) -> tuple[HETensor, HETensor]:
-    """Equal levels and scales for an add or subtract, at the least cost in levels."""
-    if a.level == b.level and _close(a.scale, b.scale):
-        return a, b
-    if _close(a.scale, b.scale):
-        level = min(a.level, b.level)
-        return align(a, level, a.scale), align(b, level, a.scale)
-    if a.level != b.level:  # the higher operand absorbs the scale change on its way down
-        low, high = (a, b) if a.level < b.level else (b, a)
-        high = align(high, low.level, low.scale)
-        return (low, high) if low is a else (high, low)
-    require_levels(a, 1, op)  # same level, different scales: both drop one level
-    return align(a, a.level - 1, b.scale), align(b, b.level - 1, b.scale)
+    """Equal levels and scales for an add or subtract."""
+    a, b = align_all([a, b], op)
+    return a, b

@@ -26,9 +26,27 @@ def _refuse_packed(x: HETensor, axis: int, op: str) -> None:
         )
 
 
+def _resolve_shape(old: tf.TensorShape, shape) -> tf.TensorShape:
+    """The static target shape of a reshape, with one -1 resolved."""
+    dims = tf.get_static_value(tf.convert_to_tensor(shape, tf.int64))
+    if dims is None:
+        raise ValueError("reshape of an HETensor needs a static target shape")
+    dims, total = [int(d) for d in np.atleast_1d(dims)], old.num_elements()
+    if dims.count(-1) > 1 or any(d < -1 for d in dims):
+        raise ValueError(f"invalid reshape target {dims}")
+    known = int(np.prod([d for d in dims if d != -1]))
+    if -1 in dims:
+        if known == 0 or total % known:
+            raise ValueError(f"cannot reshape {old} into {dims}")
+        dims[dims.index(-1)] = total // known
+    if int(np.prod(dims)) != total:
+        raise ValueError(f"cannot reshape {old} ({total} values) into {dims}")
+    return tf.TensorShape(dims)
+
+
 def reshape(x: HETensor, shape) -> HETensor:
     """Reshape keeping the packed axis intact (same length, same elements before it)."""
-    new = tf.TensorShape(np.empty(x.shape.as_list()).reshape(tf.TensorShape(shape).as_list()).shape)
+    new = _resolve_shape(x.shape, shape)
     if x.packed_axis is None:
         return x.with_ciphertexts(tf.reshape(x.ciphertexts, new), shape=new)
     before = int(np.prod(x.shape[: x.packed_axis]))
@@ -55,13 +73,13 @@ def transpose(x: HETensor, perm=None) -> HETensor:
 
 
 def _aligned(values: list[HETensor], op: str) -> list[HETensor]:
+    if not values or not all(isinstance(v, HETensor) for v in values):
+        raise TypeError(f"{op}: expects a non-empty list of HETensors")
     first = values[0]
     for v in values[1:]:
         if v.params != first.params or v.packed_axis != first.packed_axis or v.rank != first.rank:
             raise ValueError(f"{op}: all tensors need the same parameters, rank and packed axis")
-    level = min(v.level for v in values)
-    scale = next(v.scale for v in values if v.level == level)
-    return [levels.align(v, level, scale) for v in values]
+    return levels.align_all(values, op)
 
 
 def concat(values: list[HETensor], axis: int) -> HETensor:
@@ -89,7 +107,12 @@ def stack(values: list[HETensor], axis: int = 0) -> HETensor:
         packed += 1
     shape = first.shape.as_list()
     shape.insert(axis, len(values))
-    cts = tf.stack([v.ciphertexts for v in values], axis=axis)
+    if len(values) == 1:  # tf.stack of one tensor uses ExpandDims, which has no variant kernel
+        ct_shape = first.ciphertexts.shape.as_list()
+        ct_shape.insert(axis, 1)
+        cts = tf.reshape(first.ciphertexts, ct_shape)
+    else:
+        cts = tf.stack([v.ciphertexts for v in values], axis=axis)
     return first.with_ciphertexts(cts, shape=tf.TensorShape(shape), packed_axis=packed)
 
 
