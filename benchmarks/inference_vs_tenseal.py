@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
@@ -112,8 +111,9 @@ def hetf_worker(data: dict, degree: int) -> None:
 
     x, w, b = data["x_test"], data["weights"], float(data["bias"])
     n = len(x)
-    ops, ready = {}, {"impl": "he-tf", "version": he_tf.__version__, "tensorflow": tf.__version__,
-                      "params": {}, "outputs": {}, "threads": tf.config.threading.get_intra_op_parallelism_threads()}
+    ops: dict = {}
+    ready: dict = {"impl": "he-tf", "version": he_tf.__version__, "tensorflow": tf.__version__, "params": {},
+                   "outputs": {}, "threads": tf.config.threading.get_intra_op_parallelism_threads()}
     for mode in MODES:
         options = dict(output=mode, data=data["x_train"], degree=degree)
         batch = hm.from_weights(w, b, "sigmoid", layout="batch", **options)
@@ -127,7 +127,8 @@ def hetf_worker(data: dict, degree: int) -> None:
             return he_tf.decrypt(secret, batch.predict(he_tf.encrypt(public, x, layout="batch"))).numpy()
 
         def e2e_vector(i, vector=vector, public=public, secret=secret):
-            return he_tf.decrypt(secret, vector.predict(he_tf.encrypt(public, x[i:i + 1], layout="vector"))).numpy()
+            x_enc = he_tf.encrypt(public, x[i:i + 1], layout="vector")
+            return he_tf.decrypt(secret, vector.predict(x_enc)).numpy()
 
         ops[f"{mode}/server_batch"] = (lambda _, m=batch, xb=x_batch: m.predict(xb), 1, n)
         ops[f"{mode}/server_vector"] = (lambda i, m=vector, xv=x_vector: m.predict(xv[i]), n, 1)
@@ -148,7 +149,7 @@ def hetf_worker(data: dict, degree: int) -> None:
 
 
 def _tenseal_context(depth: int):
-    """The smallest 128-bit-secure context for ``depth`` at scale 2^40, chosen as he_tf.Params.for_depth does."""
+    """The smallest 128-bit-secure context for ``depth`` at scale 2^40, as he_tf.Params.for_depth chooses."""
     import tenseal as ts
 
     bits = [OUTER_BITS] + [SCALE_BITS] * depth + [OUTER_BITS]
@@ -202,8 +203,8 @@ def start_workers(data_path: Path, args: argparse.Namespace) -> dict[str, Server
     base = [sys.executable, "-m", "benchmarks.inference_vs_tenseal", f"--data={data_path}"]
     workers = {"he-tf": Server("he-tf worker", base + ["--worker=he-tf", f"--degree={args.degree}"], env)}
     coeffs = workers["he-tf"].ready()["coeffs"]
-    workers["tenseal"] = Server("TenSEAL worker", base + ["--worker=tenseal", f"--coeffs={json.dumps(coeffs)}"],
-                                env)
+    command = base + ["--worker=tenseal", f"--coeffs={json.dumps(coeffs)}"]
+    workers["tenseal"] = Server("TenSEAL worker", command, env)
     workers["tenseal"].ready()
     return workers
 
@@ -259,12 +260,12 @@ def accuracy(workers: dict[str, Server], data: dict) -> dict:
 def verdicts(results: dict) -> dict:
     out = {}
     for mode, r in results.items():
-        ts_server = r["tenseal/server_vector"]["s_per_sample"]
+        t = {key: value["s_per_sample"] for key, value in r.items()}
         out[mode] = {
-            "batch_speedup": ts_server / r["he-tf/server_batch"]["s_per_sample"],
-            "vector_ratio": r["he-tf/server_vector"]["s_per_sample"] / ts_server,
-            "e2e_batch_speedup": r["tenseal/e2e_vector"]["s_per_sample"] / r["he-tf/e2e_batch"]["s_per_sample"],
-            "e2e_vector_ratio": r["he-tf/e2e_vector"]["s_per_sample"] / r["tenseal/e2e_vector"]["s_per_sample"],
+            "batch_speedup": t["tenseal/server_vector"] / t["he-tf/server_batch"],
+            "vector_ratio": t["he-tf/server_vector"] / t["tenseal/server_vector"],
+            "e2e_batch_speedup": t["tenseal/e2e_vector"] / t["he-tf/e2e_batch"],
+            "e2e_vector_ratio": t["he-tf/e2e_vector"] / t["tenseal/e2e_vector"],
         }
         out[mode]["batch_pass"] = out[mode]["batch_speedup"] >= MIN_BATCH_SPEEDUP
         out[mode]["vector_pass"] = out[mode]["vector_ratio"] <= MAX_VECTOR_RATIO
@@ -295,9 +296,11 @@ def table(results: dict, verdict: dict, workers: dict[str, Server]) -> str:
             f"| server compute | {cell('he-tf/server_batch')} | {cell('he-tf/server_vector')} | "
             f"{cell('tenseal/server_vector')} | **{v['batch_speedup']:,.0f}x** "
             f"({'PASS' if v['batch_pass'] else 'FAIL'} >= {MIN_BATCH_SPEEDUP:.0f}x) | "
-            f"**{v['vector_ratio']:.2f}** ({'PASS' if v['vector_pass'] else 'FAIL'} <= {MAX_VECTOR_RATIO:.1f}) |",
-            f"| end to end (encrypt + compute + decrypt) | {cell('he-tf/e2e_batch')} | {cell('he-tf/e2e_vector')} | "
-            f"{cell('tenseal/e2e_vector')} | {v['e2e_batch_speedup']:,.0f}x | {v['e2e_vector_ratio']:.2f} |",
+            f"**{v['vector_ratio']:.2f}** ({'PASS' if v['vector_pass'] else 'FAIL'} "
+            f"<= {MAX_VECTOR_RATIO:.1f}) |",
+            f"| end to end (encrypt + compute + decrypt) | {cell('he-tf/e2e_batch')} | "
+            f"{cell('he-tf/e2e_vector')} | {cell('tenseal/e2e_vector')} | {v['e2e_batch_speedup']:,.0f}x | "
+            f"{v['e2e_vector_ratio']:.2f} |",
             "",
         ]
     return "\n".join(lines)
@@ -352,12 +355,13 @@ def main(argv: list[str] | None = None) -> int:
     checks = accuracy(workers, data)
     hetf, tenseal = workers["he-tf"].info, workers["tenseal"].info
     header = (f"he-tf {hetf['version']} (TensorFlow {hetf['tensorflow']}) vs TenSEAL {tenseal['version']}: "
-              f"logistic regression on the breast-cancer test set ({len(data['x_test'])} samples, 30 features), "
+              f"logistic regression on the breast-cancer test set ({len(data['x_test'])} samples, "
+              "30 features), "
               f"sigmoid as a degree-{args.degree} polynomial on logits in "
               f"[{hetf['input_range'][0]:.3g}, {hetf['input_range'][1]:.3g}]; {os.cpu_count()} CPUs; "
               f"fastest of {args.rounds} interleaved blocks; {time.perf_counter() - started:.0f} s")
-    errors = "; ".join(f"{key}: max |error| {c['max_abs_error']:.1e}, labels {c['labels_identical']}/{c['samples']}"
-                       for key, c in checks.items())
+    errors = "; ".join(f"{key}: max |error| {c['max_abs_error']:.1e}, "
+                       f"labels {c['labels_identical']}/{c['samples']}" for key, c in checks.items())
     print(f"\n{header}\n\n{table(results, verdict, workers)}\nAccuracy against plaintext: {errors}")
     report = {
         "requirement": {"min_batch_speedup": MIN_BATCH_SPEEDUP, "max_vector_ratio": MAX_VECTOR_RATIO,
@@ -365,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         "config": {"rounds": args.rounds, "block_seconds": args.block_seconds, "degree": args.degree,
                    "samples": len(data["x_test"]), "cpus": os.cpu_count(),
                    "machine": platform.processor() or platform.machine(),
-                   "he_tf": {k: hetf[k] for k in ("version", "tensorflow", "params", "input_range", "threads")},
+                   "he_tf": {k: hetf[k] for k in
+                             ("version", "tensorflow", "params", "input_range", "threads")},
                    "tenseal": {k: tenseal[k] for k in ("version", "params")}},
         "results": results, "verdicts": verdict, "accuracy": checks,
     }

@@ -15,8 +15,8 @@ from he_tf.models import demo, examples
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     # A separate process: the demo makes TensorFlow's ops deterministic process-wide.
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, "-m", "he_tf", "demo", "--no-progress", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
+    command = [sys.executable, "-m", "he_tf", "demo", "--no-progress", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
 
 
 def number(report: str, label: str) -> float:

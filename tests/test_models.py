@@ -73,8 +73,8 @@ def test_polynomial_with_a_given_range(cancer, cancer_keras):
     # predict_plain folds the range's scale into the weights: same polynomial of the same logits.
     weights = model.logit_steps[0]
     x = np.linalg.lstsq(weights.weights.T, (z - weights.bias).T, rcond=None)[0].T
-    np.testing.assert_allclose(model.predict_plain(x), np.polyval(he_tf.approx.sigmoid_polynomial(-8, 8, 5), z),
-                               atol=1e-9)
+    expected = np.polyval(he_tf.approx.sigmoid_polynomial(-8, 8, 5), z)
+    np.testing.assert_allclose(model.predict_plain(x), expected, atol=1e-9)
 
 
 def test_diabetes_within_relative_1e_3():
@@ -127,7 +127,8 @@ def test_affine_layers_fold_into_one_dense():
         keras.Input((5,)), normalization, keras.layers.Rescaling(0.5, offset=0.1), keras.layers.Dense(4),
         keras.layers.Dropout(0.5), batch_norm, keras.layers.Dense(1), keras.layers.Activation("sigmoid"),
     ])
-    batch_norm.set_weights([rng.uniform(0.5, 2, 4), rng.normal(size=4), rng.normal(size=4), rng.uniform(1, 2, 4)])
+    gamma, beta = rng.uniform(0.5, 2, 4), rng.normal(size=4)
+    batch_norm.set_weights([gamma, beta, rng.normal(size=4), rng.uniform(1, 2, 4)])  # + moving mean, variance
     model = hm.from_keras(net)
     assert len(model.steps) == 1 and model.depth == 1 and model.activation == "sigmoid"
     np.testing.assert_allclose(sigmoid(model.predict_plain(x)), keras_outputs(net, x), atol=1e-5)
@@ -156,15 +157,18 @@ def test_from_sklearn_pipeline_and_weights(cancer):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(cancer.x_train, cancer.y_train)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    pipe.fit(cancer.x_train, cancer.y_train)
     model = hm.from_sklearn(pipe)
     assert model.activation == "sigmoid" and len(model.steps) == 1
-    np.testing.assert_allclose(model.predict_plain(cancer.x_test)[:, 0], pipe.decision_function(cancer.x_test))
+    np.testing.assert_allclose(model.predict_plain(cancer.x_test)[:, 0],
+                               pipe.decision_function(cancer.x_test))
     prediction = serve(model, cancer.x_test)
     np.testing.assert_array_equal(prediction.labels(), pipe.predict(cancer.x_test))
 
     ridge = make_pipeline(MinMaxScaler(), Ridge()).fit(cancer.x_train, cancer.x_train[:, :2])
-    np.testing.assert_allclose(hm.from_sklearn(ridge).predict_plain(cancer.x_test), ridge.predict(cancer.x_test))
+    np.testing.assert_allclose(hm.from_sklearn(ridge).predict_plain(cancer.x_test),
+                               ridge.predict(cancer.x_test))
 
     weights = hm.from_weights(pipe[-1].coef_[0], pipe[-1].intercept_, "sigmoid")
     assert weights.n_features == 30 and weights.n_outputs == 1 and weights.name == "logistic regression"
@@ -250,7 +254,8 @@ def test_parameters_too_small_for_the_model(cancer_keras):
     (lambda: keras.Sequential([keras.Input((8, 1)), keras.layers.Conv1D(2, 3), keras.layers.Flatten(),
                                keras.layers.Dense(1)]), r"inputs of shape \(None, 8, 1\)"),
     (lambda: keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="hidden"),
-                               keras.layers.Dense(1)]), r"layer 'hidden' \(Dense\) uses activation 'relu'.*polynomial"),
+                               keras.layers.Dense(1)]),
+     r"layer 'hidden' \(Dense\) uses activation 'relu'.*polynomial"),
     (lambda: keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="sigmoid"),
                                keras.layers.Dense(1)]), "applies sigmoid before its last layer"),
     (lambda: keras.Sequential([keras.Input((4,)), keras.layers.Reshape((2, 2), name="fold"),
@@ -323,5 +328,5 @@ def test_wire_roundtrip_keeps_the_type_spec(cancer_keys):
     message = wire.decode(wire.encode("response", y, cancer_keys.public.key_id, {"k": 1}), cancer_keys.public,
                           "response")
     assert tf.type_spec_from_value(message.tensor) == tf.type_spec_from_value(y) and message.meta == {"k": 1}
-    np.testing.assert_allclose(he_tf.decrypt(cancer_keys.secret, message.tensor), np.arange(12.0).reshape(4, 3) * 2,
-                               atol=1e-6)
+    np.testing.assert_allclose(he_tf.decrypt(cancer_keys.secret, message.tensor),
+                               np.arange(12.0).reshape(4, 3) * 2, atol=1e-6)

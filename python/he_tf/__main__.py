@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="python -m he_tf", description="he-tf command line")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="encrypted logistic and linear regression inference, with a report",
+    demo = commands.add_parser("demo", help="encrypted logistic and linear regression inference, reported",
                                description=DEMO_DESCRIPTION, epilog=DEMO_EPILOG,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--datasets", nargs="+", choices=sorted(TASKS), default=["breast_cancer", "diabetes"],
@@ -67,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--degree", type=_positive, default=3,
                       help="degree of the sigmoid polynomial with --output polynomial (default 3)")
     demo.add_argument("--params", type=_params, default=None, metavar="N:BITS:SCALE",
-                      help="CKKS parameters: ring size, coefficient modulus prime bit sizes, log2 scale, e.g. "
-                      "8192:60,40,60:40. Default: the smallest 128-bit-secure ones for the model's depth")
+                      help="CKKS parameters: ring size, coefficient modulus prime bit sizes, log2 scale, "
+                      "e.g. 8192:60,40,60:40. Default: the smallest 128-bit-secure ones for the model's "
+                      "depth")
     demo.add_argument("--request-size", type=_positive, default=None, metavar="N",
                       help="samples per request (default: as many as one ciphertext holds in batch layout, "
                       "1 in vector layout)")

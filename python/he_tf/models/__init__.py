@@ -23,7 +23,7 @@ from he_tf.models.sklearn_import import from_sklearn
 from he_tf.models.steps import Dense, Polynomial, Square
 
 __all__ = [
-    "OUTPUT_MODES", "Client", "Dense", "EncryptedModel", "KeyRequirements", "Polynomial", "PolynomialActivation",
-    "Prediction", "Server", "ServerTiming", "Square", "Traffic", "from_keras", "from_sklearn", "from_steps",
-    "from_weights",
+    "OUTPUT_MODES", "Client", "Dense", "EncryptedModel", "KeyRequirements", "Polynomial",
+    "PolynomialActivation", "Prediction", "Server", "ServerTiming", "Square", "Traffic", "from_keras",
+    "from_sklearn", "from_steps", "from_weights",
 ]

@@ -115,12 +115,17 @@ def report(result: Result) -> str:
     """The dataset's section of the demo's report."""
     data, model, trip, m = result.data, result.model, result.trip, result.metrics
     steps = " -> ".join(repr(s) for s in model.steps)
-    where = "server (polynomial)" if model.activation_on_server and model.activation != "linear" else "client"
-    per_request = "" if trip.requests == 1 else f", {trip.requests} requests of <= {-(-trip.samples // trip.requests)}"
+    if model.activation == "linear":
+        output = "linear output (regression)"
+    else:
+        where = "server (polynomial)" if model.activation_on_server else "client"
+        output = f"{model.activation} on the {where}"
+    largest = -(-trip.samples // trip.requests)
+    per_request = "" if trip.requests == 1 else f", {trip.requests} requests of <= {largest}"
     lines = [
         f"{examples.TITLES[data.name]}",
         f"  data       {len(data.x_train)} train / {trip.samples} test samples, {data.n_features} features",
-        f"  model      {steps}; {model.activation} on the {where}",
+        f"  model      {steps}; {output}",
         f"             depth {model.depth}; {_params(model.params)}; layout {model.layout}",
         f"  training   Keras, {result.train_seconds:.1f} s",
         f"  keys       client {trip.keygen:.2f} s; public context {_mb(trip.context_bytes)} -> server, once",

@@ -65,7 +65,8 @@ def load(name: str, seed: int = 0, test_size: float = 0.2) -> Dataset:
     return Dataset(name, TASKS[name], x_train, y_train.astype(np.float64), x_test, y_test.astype(np.float64))
 
 
-def build_keras(data: Dataset, hidden: int | None = None, hidden_activation: Callable | None = None) -> keras.Model:
+def build_keras(data: Dataset, hidden: int | None = None,
+                hidden_activation: Callable | None = None) -> keras.Model:
     """Normalization (adapted to the training features), an optional hidden Dense layer, the output layer.
 
     A hidden layer needs a polynomial activation (``tf.math.square`` or
@@ -78,7 +79,8 @@ def build_keras(data: Dataset, hidden: int | None = None, hidden_activation: Cal
         layers.append(keras.layers.Dense(hidden, activation=hidden_activation, name="hidden"))
     if data.task == "regression":
         # Start at the mean target: the optimizer then only learns the slopes.
-        out = keras.layers.Dense(1, bias_initializer=keras.initializers.Constant(data.y_train.mean()), name="output")
+        start = keras.initializers.Constant(data.y_train.mean())
+        out = keras.layers.Dense(1, bias_initializer=start, name="output")
     else:
         out = keras.layers.Dense(data.n_outputs, activation=data.activation,
                                  kernel_regularizer=keras.regularizers.L2(L2), name="output")

@@ -13,6 +13,7 @@ from typing import Union
 import keras
 import numpy as np
 import tensorflow as tf
+from numpy.typing import ArrayLike
 
 import he_tf
 from he_tf.models.activations import PolynomialActivation
@@ -36,7 +37,7 @@ Item = Union[Step, str]  # a step, or the name of the output activation
 
 def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[float, float] | None = None,
                degree: int = 3, layout: str = "batch", params: he_tf.Params | None = None,
-               data=None) -> EncryptedModel:
+               data: ArrayLike | None = None) -> EncryptedModel:
     """An encrypted model computing what the trained Keras ``model`` computes.
 
     Parameters
@@ -75,8 +76,9 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
         if isinstance(item, str):
             if index != len(items) - 1:
                 raise ValueError(
-                    f"{model.name!r} applies {item} before its last layer; the encrypted path supports sigmoid "
-                    "and softmax only as the output activation (hidden layers need polynomial activations)"
+                    f"{model.name!r} applies {item} before its last layer; the encrypted path supports "
+                    "sigmoid and softmax only as the output activation (hidden layers need polynomial "
+                    "activations)"
                 )
             activation = item
         else:
@@ -92,13 +94,15 @@ def _chain(model: keras.Model) -> list[keras.layers.Layer]:
     try:
         inputs = model.inputs
     except (AttributeError, ValueError):
-        raise ValueError(f"{model.name!r} is not built: give it an Input shape or call it on data first") from None
+        raise ValueError(
+            f"{model.name!r} is not built: give it an Input shape or call it on data first"
+        ) from None
     if len(inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(f"{model.name!r} has {len(inputs)} inputs and {len(model.outputs)} outputs; "
                          "encrypted inference runs models with one of each")
     if len(inputs[0].shape) != 2:
-        raise ValueError(f"{model.name!r} takes inputs of shape {tuple(inputs[0].shape)}; encrypted inference "
-                         "runs models on flat feature vectors, shape (batch, features)")
+        raise ValueError(f"{model.name!r} takes inputs of shape {tuple(inputs[0].shape)}; encrypted "
+                         "inference runs models on flat feature vectors, shape (batch, features)")
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     if not isinstance(model, keras.Sequential):  # functional: check the graph is a simple chain
         previous = inputs[0]
@@ -108,8 +112,8 @@ def _chain(model: keras.Model) -> list[keras.layers.Layer]:
             except (AttributeError, ValueError):  # a layer used more than once has no single input
                 chained = False
             if not chained:
-                raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) does not simply take the output "
-                                 f"of the layer before it; encrypted inference runs {SUPPORTED}")
+                raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) does not simply take the "
+                                 f"output of the layer before it; encrypted inference runs {SUPPORTED}")
             previous = layer.output
     expanded: list[keras.layers.Layer] = []
     for layer in layers:
@@ -152,12 +156,15 @@ def _convert(layer: keras.layers.Layer) -> list[Item]:
         return _activation(layer, layer.activation)
     elif isinstance(layer, keras.layers.Softmax):
         if layer.axis not in (-1, 1):
-            raise ValueError(f"layer {layer.name!r} (Softmax) is over axis {layer.axis}; only -1 is supported")
+            raise ValueError(f"layer {layer.name!r} (Softmax) is over axis {layer.axis}; only -1 is "
+                             "supported")
         return ["softmax"]
     elif isinstance(layer, keras.layers.Normalization):
         mean, variance = _numpy(layer.mean), _numpy(layer.variance)
         std = np.maximum(np.sqrt(variance), keras.backend.epsilon())
-        return [_elementwise(layer, std, mean) if layer.invert else _elementwise(layer, 1.0 / std, -mean / std)]
+        if layer.invert:
+            return [_elementwise(layer, std, mean)]
+        return [_elementwise(layer, 1.0 / std, -mean / std)]
     elif isinstance(layer, keras.layers.Rescaling):
         return [_elementwise(layer, layer.scale, layer.offset)]
     elif isinstance(layer, keras.layers.BatchNormalization):
@@ -183,7 +190,7 @@ def _activation(layer: keras.layers.Layer, fn) -> list[Item]:
         return [name]
     raise ValueError(
         f"layer {layer.name!r} ({type(layer).__name__}) uses activation {name!r}, which is not a polynomial: "
-        "CKKS can only add and multiply. Hidden layers need tf.math.square or he_tf.models.PolynomialActivation "
-        "(e.g. fitted with he_tf.approx.fit_polynomial; retrain with it); sigmoid and softmax are supported "
-        "as the output activation"
+        "CKKS can only add and multiply. Hidden layers need tf.math.square or "
+        "he_tf.models.PolynomialActivation (e.g. fitted with he_tf.approx.fit_polynomial; retrain with it); "
+        "sigmoid and softmax are supported as the output activation"
     )

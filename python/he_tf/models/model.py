@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
+from numpy.typing import ArrayLike
 
 import he_tf
 from he_tf import approx
@@ -22,7 +23,8 @@ from he_tf.models.steps import Dense, Polynomial, Step, fold_affine
 from he_tf.tensor import LAYOUTS
 
 OUTPUT_MODES = ("logits", "polynomial")
-# Derived polynomial ranges extend the data's largest |logit| by this factor: new samples stray a little further.
+# Derived polynomial ranges extend the data's largest |logit| by this factor: new samples stray a little
+# further.
 RANGE_MARGIN = 1.1
 
 
@@ -104,8 +106,9 @@ class EncryptedModel:
         self.params = params or he_tf.Params.for_depth(self.depth)
         if self.params.depth < self.depth:
             raise ValueError(
-                f"{name} needs multiplicative depth {self.depth} ({self._depth_breakdown()}) but {self.params} "
-                f"gives {self.params.depth}; pass params=None or he_tf.Params.for_depth({self.depth})"
+                f"{name} needs multiplicative depth {self.depth} ({self._depth_breakdown()}) but "
+                f"{self.params} gives {self.params.depth}; pass params=None or "
+                f"he_tf.Params.for_depth({self.depth})"
             )
         self._rotations = self._rotation_steps()  # also checks that vector-layout matrices fit the slots
         self._function = tf.function(self._run)
@@ -169,7 +172,7 @@ class EncryptedModel:
             x = step.encrypted(x)
         return x
 
-    def _check_input(self, x) -> None:
+    def _check_input(self, x: object) -> None:
         if not isinstance(x, he_tf.HETensor):
             raise TypeError(
                 f"predict takes an encrypted he_tf.HETensor (he_tf.encrypt), got {type(x).__name__}; "
@@ -177,30 +180,31 @@ class EncryptedModel:
             )
         if x.rank != 2 or x.shape[-1] != self.n_features:
             raise ValueError(
-                f"{self.name} takes {self.n_features} features per sample, shape (samples, {self.n_features}); "
-                f"the encrypted input has shape {tuple(x.shape.as_list())}"
+                f"{self.name} takes {self.n_features} features per sample, shape (samples, "
+                f"{self.n_features}); the encrypted input has shape {tuple(x.shape.as_list())}"
             )
         if x.layout != self.layout:
             raise ValueError(
                 f"{self.name} serves layout={self.layout!r} but the input was encrypted with "
-                f"layout={x.layout!r}; encrypt with {self.layout!r} or build the model with layout={x.layout!r}"
+                f"layout={x.layout!r}; encrypt with {self.layout!r} or build the model with "
+                f"layout={x.layout!r}"
             )
         if x.level < self.depth:
             raise ValueError(
-                f"{self.name} needs {self.depth} multiplicative levels ({self._depth_breakdown()}) but the input "
-                f"has {x.level} ({x.he_params}); generate the keys from model.key_requirements(), "
+                f"{self.name} needs {self.depth} multiplicative levels ({self._depth_breakdown()}) but the "
+                f"input has {x.level} ({x.he_params}); generate the keys from model.key_requirements(), "
                 f"which gives {self.params}"
             )
 
-    def predict_plain(self, x) -> np.ndarray:
+    def predict_plain(self, x: ArrayLike) -> np.ndarray:
         """The server's computation on plaintext float64 features: what ``predict`` approximates."""
         return self._run_plain(self.steps, x)
 
-    def logits_plain(self, x) -> np.ndarray:
+    def logits_plain(self, x: ArrayLike) -> np.ndarray:
         """The last layer's pre-activations (logits) on plaintext features."""
         return self._run_plain(self.logit_steps, x)
 
-    def _run_plain(self, steps: Sequence[Step], x) -> np.ndarray:
+    def _run_plain(self, steps: Sequence[Step], x: ArrayLike) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"{self.name} takes {self.n_features} features per sample, got shape {x.shape}")
@@ -216,7 +220,8 @@ class EncryptedModel:
         """A few lines: steps, depth, parameters, layout and output mode."""
         lines = [f"{self.name}: {self.n_features} features -> {self.n_outputs} output(s), {self.activation}"]
         lines += [f"  {step!r}  ({step.depth} level{'s' if step.depth > 1 else ''})" for step in self.steps]
-        where = "server, polynomial" if self.output == "polynomial" and self.activation != "linear" else "client"
+        on_server = self.output == "polynomial" and self.activation != "linear"
+        where = "server, polynomial" if on_server else "client"
         lines.append(f"  output={self.output!r}: {self.activation} applied by the {where}")
         if self.approximation_error is not None:
             low, high = self.input_range
@@ -231,8 +236,9 @@ class EncryptedModel:
 
 
 def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str = "logits",
-               input_range: tuple[float, float] | None = None, data=None, degree: int = 3,
-               layout: str = "batch", params: he_tf.Params | None = None, name: str = "model") -> EncryptedModel:
+               input_range: tuple[float, float] | None = None, data: ArrayLike | None = None, degree: int = 3,
+               layout: str = "batch", params: he_tf.Params | None = None,
+               name: str = "model") -> EncryptedModel:
     """An encrypted model from plaintext steps (:class:`Dense`, :class:`Square`, :class:`Polynomial`).
 
     Parameters
@@ -280,10 +286,12 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
         logit_steps[-1].scaled(1.0 / s), Polynomial(scaled, f"sigmoid on logits in [{low:.3g}, {high:.3g}]")
     ]
     return EncryptedModel(server_steps, activation, output=output, layout=layout, params=params,
-                          logit_steps=logit_steps, input_range=(low, high), approximation_error=error, name=name)
+                          logit_steps=logit_steps, input_range=(low, high), approximation_error=error,
+                          name=name)
 
 
-def _sigmoid_range(model: EncryptedModel, input_range, data) -> tuple[float, float]:
+def _sigmoid_range(model: EncryptedModel, input_range: tuple[float, float] | None,
+                   data: ArrayLike | None) -> tuple[float, float]:
     if not isinstance(model.logit_steps[-1], Dense):
         raise ValueError("output='polynomial' needs the model to end with a Dense layer before the sigmoid")
     if input_range is not None:
@@ -301,7 +309,8 @@ def _sigmoid_range(model: EncryptedModel, input_range, data) -> tuple[float, flo
     return -bound, bound
 
 
-def from_weights(weights, bias=None, activation: str = "linear", **options) -> EncryptedModel:
+def from_weights(weights: ArrayLike, bias: ArrayLike | None = None, activation: str = "linear",
+                 **options) -> EncryptedModel:
     """An encrypted linear or logistic regression from plain arrays.
 
     Parameters

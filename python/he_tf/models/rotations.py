@@ -33,8 +33,8 @@ def diagonal_matmul(inputs: int, outputs: int, slots: int) -> list[int]:
         copies = 1
     elif copies * inputs > slots:
         raise ValueError(
-            f"a {inputs}x{outputs} layer on the packed axis needs {copies * inputs} slots, the parameters give "
-            f"{slots}; use layout='batch' or a larger poly_modulus_degree"
+            f"a {inputs}x{outputs} layer on the packed axis needs {copies * inputs} slots, the parameters "
+            f"give {slots}; use layout='batch' or a larger poly_modulus_degree"
         )
     baby = math.ceil(math.sqrt(inputs))
     steps = []

@@ -16,6 +16,7 @@ import dataclasses
 import time
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 import he_tf
 from he_tf.keys import KeySet, PublicContext, SecretKey
@@ -72,7 +73,7 @@ class Client:
         self.traffic.messages += 1
         return data
 
-    def encrypt(self, x) -> bytes:
+    def encrypt(self, x: ArrayLike) -> bytes:
         """A request: features ``(samples, features)`` encrypted and serialized."""
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2:
@@ -90,7 +91,8 @@ class Client:
         message = wire.decode(response, self._keys.public, expect="response")
         raw = he_tf.decrypt(self._keys.secret, message.tensor).numpy()
         activation = message.meta.get("activation", "linear")
-        return outputs.Prediction.from_raw(raw, activation, bool(message.meta.get("activation_on_server", True)))
+        on_server = bool(message.meta.get("activation_on_server", True))
+        return outputs.Prediction.from_raw(raw, activation, on_server)
 
 
 @dataclasses.dataclass
@@ -126,8 +128,9 @@ class Server:
         params = self.public.params
         if params.depth < model.depth:
             raise ValueError(
-                f"the client's parameters {params} give depth {params.depth}, {model.name} needs {model.depth}: "
-                f"the client should generate keys from model.key_requirements() ({model.params})"
+                f"the client's parameters {params} give depth {params.depth}, {model.name} needs "
+                f"{model.depth}: the client should generate keys from model.key_requirements() "
+                f"({model.params})"
             )
         self.model = model
         self.traffic = Traffic()
@@ -143,8 +146,8 @@ class Server:
         Runs the model once on zeros encrypted with the public context; returns the seconds it took.
         """
         start = time.perf_counter()
-        zeros = he_tf.encrypt(self.public, np.zeros((samples, self.model.n_features)), layout=self.model.layout)
-        y = self.model.predict(zeros)
+        zeros = np.zeros((samples, self.model.n_features))
+        y = self.model.predict(he_tf.encrypt(self.public, zeros, layout=self.model.layout))
         align(y, 0, y.scale)
         return time.perf_counter() - start
 
@@ -170,8 +173,8 @@ class Server:
 def _public_only(public_context) -> PublicContext:
     if isinstance(public_context, (SecretKey, KeySet)):
         raise TypeError(
-            f"a Server must never hold the secret key, got a {type(public_context).__name__}; pass the public "
-            "context only (keys.public or Client.public_context)"
+            f"a Server must never hold the secret key, got a {type(public_context).__name__}; pass the "
+            "public context only (keys.public or Client.public_context)"
         )
     if isinstance(public_context, PublicContext):
         return public_context

@@ -26,7 +26,8 @@ def from_sklearn(estimator, **options) -> EncryptedModel:
     from sklearn.pipeline import Pipeline
 
     stages = [step for _, step in estimator.steps] if isinstance(estimator, Pipeline) else [estimator]
-    steps: list[Step] = [_scaler(stage) for stage in stages[:-1] if stage is not None and stage != "passthrough"]
+    scalers = [stage for stage in stages[:-1] if stage is not None and stage != "passthrough"]
+    steps: list[Step] = [_scaler(stage) for stage in scalers]
     final = stages[-1]
     dense, activation = _linear(final)
     options.setdefault("name", type(final).__name__)

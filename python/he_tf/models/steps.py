@@ -77,7 +77,8 @@ class Dense:
         return x @ self.weights + self.bias
 
     def rotation_steps(self, packed: bool, slots: int) -> tuple[list[int], bool]:
-        """(Galois steps, whether the output is still packed) for an input packed on the feature axis or not."""
+        """(Galois steps, whether the output is still packed), given whether the input is packed on its
+        feature axis."""
         if not packed:
             return [], False
         if self.outputs == 1:

@@ -79,8 +79,8 @@ def decode(data: bytes, public: he_tf.PublicContext, expect: str) -> Message:
     if header.get("kind") != expect:
         raise ValueError(f"expected an he-tf {expect}, got a {header.get('kind')!r} message")
     if header.get("key_id") != f"{public.key_id:016x}":
-        raise ValueError(f"the {expect} was encrypted under key set {header.get('key_id')}, but this side holds "
-                         f"the public context of key set {public.key_id:016x}")
+        raise ValueError(f"the {expect} was encrypted under key set {header.get('key_id')}, but this side "
+                         f"holds the public context of key set {public.key_id:016x}")
     try:
         t = header["tensor"]
         n, bits, scale_bits = t["params"]
@@ -98,12 +98,13 @@ def decode(data: bytes, public: he_tf.PublicContext, expect: str) -> Message:
         lengths = [int(v) for v in header["lengths"]]
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"malformed he-tf message header ({type(e).__name__}: {e})") from None
-    if len(lengths) != int(np.prod(t["ciphertext_shape"])) or sum(lengths) != len(body) or min(lengths, default=1) < 0:
-        raise ValueError(f"the {expect}'s body holds {len(body)} bytes, the header announces {sum(lengths)} in "
-                         f"{len(lengths)} ciphertexts for a grid of shape {t['ciphertext_shape']}")
+    grid = t["ciphertext_shape"]
+    if len(lengths) != int(np.prod(grid)) or sum(lengths) != len(body) or min(lengths, default=1) < 0:
+        raise ValueError(f"the {expect}'s body holds {len(body)} bytes, the header announces {sum(lengths)} "
+                         f"in {len(lengths)} ciphertexts for a grid of shape {grid}")
     offsets = np.cumsum([0] + lengths)
     strings = np.array([body[a:b] for a, b in zip(offsets[:-1], offsets[1:])], dtype=object)
-    strings = strings.reshape(t["ciphertext_shape"])
+    strings = strings.reshape(grid)
     try:
         tensor = he_tf.deserialize(public, tf.constant(strings, dtype=tf.string), spec)
     except tf.errors.InvalidArgumentError as e:
@@ -118,7 +119,8 @@ def _split(data: bytes) -> tuple[dict, bytes]:
     if data[:7] != MAGIC[:7]:
         raise ValueError("not an he-tf message (bad magic bytes)")
     if data[:8] != MAGIC:
-        raise ValueError(f"he-tf message format {data[7:8]!r} is not supported; this side reads format {VERSION}")
+        raise ValueError(f"he-tf message format {data[7:8]!r} is not supported; this side reads format "
+                         f"{VERSION}")
     if len(data) < len(MAGIC) + _LENGTH.size:
         raise ValueError("truncated he-tf message")
     (size,) = _LENGTH.unpack_from(data, len(MAGIC))
@@ -129,7 +131,9 @@ def _split(data: bytes) -> tuple[dict, bytes]:
         header = json.loads(data[start:start + size])
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"malformed he-tf message header: {e}") from None
-    if not isinstance(header, dict) or header.get("format") != VERSION:
-        raise ValueError(f"unsupported he-tf message header (format {header.get('format')!r}, expected {VERSION})"
-                         if isinstance(header, dict) else "malformed he-tf message header")
+    if not isinstance(header, dict):
+        raise ValueError("malformed he-tf message header")
+    if header.get("format") != VERSION:
+        raise ValueError(f"unsupported he-tf message header (format {header.get('format')!r}, expected "
+                         f"{VERSION})")
     return header, data[start + size:]
