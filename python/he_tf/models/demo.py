@@ -47,11 +47,11 @@ class Result:
     metrics: dict[str, float]
 
 
-def _bar(total: int, description: str, enabled: bool):
+def _bar(total: int, description: str, unit: str, enabled: bool):
     """A progress bar that appears only when the step takes more than a second (and on a terminal)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=f"  {description}", unit="", delay=1.0, leave=False,
+    return tqdm(total=total, desc=f"  {description}", unit=f" {unit}", delay=1.0, leave=False,
                 disable=None if enabled else True)
 
 
@@ -67,13 +67,13 @@ class _EpochProgress(keras.callbacks.Callback):
 def run_dataset(name: str, options: Options) -> Result:
     data = examples.load(name, seed=options.seed)
     start = time.perf_counter()
-    with _bar(options.epochs, "training (Keras)", options.progress) as bar:
+    with _bar(options.epochs, "training (Keras)", "epochs", options.progress) as bar:
         keras_model = examples.train_keras(data, epochs=options.epochs, seed=options.seed,
                                            callbacks=[_EpochProgress(bar.update)])
     train_seconds = time.perf_counter() - start
     model = from_keras(keras_model, output=options.output, degree=options.degree, layout=options.layout,
                        params=options.params, data=data.x_train)
-    with _bar(len(data.x_test), "encrypted inference", options.progress) as bar:
+    with _bar(len(data.x_test), "encrypted inference", "samples", options.progress) as bar:
         trip = roundtrip.run(model, data.x_test, options.request_size, progress=bar.update)
     keras_outputs = np.asarray(keras_model.predict(data.x_test, verbose=0), dtype=np.float64)
     return Result(data, model, train_seconds, trip, compare(data, model, keras_outputs, trip))
@@ -120,8 +120,7 @@ def report(result: Result) -> str:
     else:
         where = "server (polynomial)" if model.activation_on_server else "client"
         output = f"{model.activation} on the {where}"
-    largest = -(-trip.samples // trip.requests)
-    per_request = "" if trip.requests == 1 else f", {trip.requests} requests of <= {largest}"
+    per_request = "" if trip.requests == 1 else f", {trip.requests} requests of <= {trip.request_size}"
     lines = [
         f"{examples.TITLES[data.name]}",
         f"  data       {len(data.x_train)} train / {trip.samples} test samples, {data.n_features} features",

@@ -24,6 +24,7 @@ class RoundTrip:
     prediction: Prediction
     samples: int
     requests: int
+    request_size: int
     keygen: float
     warmup: float
     encrypt: float
@@ -86,7 +87,7 @@ def run(model: EncryptedModel, x: np.ndarray, request_size: int | None = None,
     context_bytes = len(client.public_context)
     return RoundTrip(
         prediction=Prediction(np.concatenate(raw), np.concatenate(outputs), activation),
-        samples=len(x), requests=requests, keygen=keygen, warmup=warmup, **times,
+        samples=len(x), requests=requests, request_size=request_size, keygen=keygen, warmup=warmup, **times,
         context_bytes=context_bytes, request_bytes=client.traffic.sent - context_bytes,
         response_bytes=client.traffic.received,
     )
