@@ -24,7 +24,7 @@ install: $(BUILD_DEPS)
 	$(PIP) install --no-build-isolation -e ".[test]"
 
 demo: install
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m he_tf demo
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m he_tf demo
 
 test: install
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest

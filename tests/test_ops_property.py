@@ -311,7 +311,8 @@ CHAINS = {
     "x*y + z*c": (lambda x, y, z, c, k: x * y + z * c),  # same level, different scales
     "z*c - x*y": (lambda x, y, z, c, k: z * c - x * y),
     "(x*y + z*c) + x": (lambda x, y, z, c, k: (x * y + z * c) + x),
-    "polyval(x) + x*y": (lambda x, y, z, c, k: tf.math.polyval([0.5, -1.0, 2.0], x) + x * y),
+    # float64 coefficients: TF's own polyval cannot mix Python floats (float32) with a float64 x
+    "polyval(x) + x*y": (lambda x, y, z, c, k: tf.math.polyval(list(np.array([0.5, -1.0, 2.0])), x) + x * y),
     "(x + y)*(x - z)": (lambda x, y, z, c, k: (x + y) * (x - z)),
     "-(x*y) + square(z)*k": (lambda x, y, z, c, k: -(x * y) + tf.math.square(z) * k),
 }

@@ -6,6 +6,7 @@
 >>> he_tf.decrypt(keys.secret, x + x)  # ~ [2.0, 4.0, 6.0]
 """
 
+from he_tf import approx  # noqa: F401
 from he_tf import dispatch as _dispatch  # noqa: F401  (registers the TF API handlers)
 from he_tf.arithmetic import add, matmul, multiply, negative, polyval, reduce_sum, roll, square, subtract
 from he_tf.encryption import decrypt, encrypt

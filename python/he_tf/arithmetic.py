@@ -206,6 +206,10 @@ def _matmul_right(x: HETensor, w: tf.Tensor) -> HETensor:
     if x.packed_axis != x.rank - 1:
         cts = ops.matmul_constants(x.context, x.ciphertexts, w)
         return x.with_ciphertexts(cts, shape=shape, level=x.level - 1)
+    if w.shape[1] == 1:  # a product and a slot sum beat the diagonal method (~6x) for one column
+        column = _matmul_right(x, w[:, 0])
+        return column.with_ciphertexts(tf.reshape(column.ciphertexts, column.ciphertexts.shape.as_list() + [1]),
+                                       shape=shape, packed_axis=None)
     _check_single_chunk(x, "matmul over the packed axis")
     if w.shape[1] > x.he_params.slot_count:
         raise ValueError(f"matmul: {w.shape[1]} outputs do not fit in {x.he_params.slot_count} slots")
