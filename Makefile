@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := PIP_PROGRESS_BAR=off PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 BUILD_DEPS := $(VENV)/.build-deps
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ demo: install
 
 test: install
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest
+
+bench-deps: install
+	$(PIP) install --no-build-isolation -e ".[test,bench]"
 
 clean:
 	rm -rf build python/he_tf/*.so *.egg-info python/*.egg-info
