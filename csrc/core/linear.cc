@@ -116,12 +116,4 @@ seal::Ciphertext DiagonalMatMul::Apply(const seal::Ciphertext& x) const {
   return result;
 }
 
-std::vector<int> DiagonalMatMul::RotationSteps() const {
-  std::vector<int> steps;
-  for (std::size_t have = 1; have < copies_; have <<= 1) steps.push_back(-static_cast<int>(have * in_));
-  for (std::size_t b = 1; b < baby_ && b < in_; ++b) steps.push_back(static_cast<int>(b));
-  for (std::size_t g = 1; g * baby_ < in_; ++g) steps.push_back(static_cast<int>(g * baby_));
-  return steps;
-}
-
 }  // namespace he_tf

@@ -24,9 +24,6 @@ class DiagonalMatMul {
   DiagonalMatMul(const PublicContext& ctx, const double* weights, std::size_t in, std::size_t out, int level);
   seal::Ciphertext Apply(const seal::Ciphertext& x) const;
 
-  // Rotations Apply performs, for Galois key planning.
-  std::vector<int> RotationSteps() const;
-
  private:
   const PublicContext& ctx_;
   std::size_t in_, out_, copies_, baby_;

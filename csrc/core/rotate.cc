@@ -20,8 +20,7 @@ int Normalize(int steps, int slots) {
   return steps > slots / 2 ? steps - slots : steps;
 }
 
-}  // namespace
-
+// The key-switching rotations Rotate performs for `steps`.
 std::vector<int> RotationPlan(const PublicContext& ctx, int steps) {
   const int slots = static_cast<int>(ctx.slot_count());
   steps = Normalize(steps, slots);
@@ -48,6 +47,8 @@ std::vector<int> RotationPlan(const PublicContext& ctx, int steps) {
   }
   return plan;
 }
+
+}  // namespace
 
 seal::Ciphertext Rotate(const PublicContext& ctx, const seal::Ciphertext& a, int steps) {
   seal::Ciphertext out = a;

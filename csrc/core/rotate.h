@@ -15,9 +15,6 @@ namespace he_tf {
 // naming the missing key, if neither is available.
 seal::Ciphertext Rotate(const PublicContext& ctx, const seal::Ciphertext& a, int steps);
 
-// The key-switching rotations Rotate would perform for `steps`.
-std::vector<int> RotationPlan(const PublicContext& ctx, int steps);
-
 // Slot 0 of the result holds the sum of slots [0, n) of `a` (other slots hold
 // partial sums). Needs slots [n, next power of two >= n) to be zero.
 seal::Ciphertext SumSlots(const PublicContext& ctx, const seal::Ciphertext& a, std::size_t n);

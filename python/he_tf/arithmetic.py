@@ -91,7 +91,7 @@ def add(a, b) -> HETensor:
     if isinstance(a, HETensor) and isinstance(b, HETensor):
         shape, packed = _broadcast_spec(a, b, "add")
         dtype = _result_dtype(a, b, "add")
-        a, b = levels.align_pair(a, b, "add")
+        a, b = levels.align_all([a, b], "add")
         return a.with_ciphertexts(ops.add(a.context, a.ciphertexts, b.ciphertexts), shape=shape, dtype=dtype,
                                   packed_axis=packed)
     x, p = (a, b) if isinstance(a, HETensor) else (b, a)
@@ -104,7 +104,7 @@ def subtract(a, b) -> HETensor:
     if isinstance(a, HETensor) and isinstance(b, HETensor):
         shape, packed = _broadcast_spec(a, b, "subtract")
         dtype = _result_dtype(a, b, "subtract")
-        a, b = levels.align_pair(a, b, "subtract")
+        a, b = levels.align_all([a, b], "subtract")
         return a.with_ciphertexts(ops.sub(a.context, a.ciphertexts, b.ciphertexts), shape=shape, dtype=dtype,
                                   packed_axis=packed)
     if isinstance(a, HETensor):

@@ -70,8 +70,3 @@ def align_all(values: list[HETensor], op: str) -> list[HETensor]:
         level -= 1
     return [align(v, level, scale) for v in values]
 
-
-def align_pair(a: HETensor, b: HETensor, op: str) -> tuple[HETensor, HETensor]:
-    """Equal levels and scales for an add or subtract."""
-    a, b = align_all([a, b], op)
-    return a, b

@@ -5,7 +5,7 @@ is much smaller than ``rotations="power_of_two"`` (5 keys instead of 24 for a
 30-feature logistic regression), which matters because the client sends
 the keys to the server. These functions mirror the kernels' rotation plans
 (``csrc/core/rotate.cc`` SumSlots and ``csrc/core/linear.cc``
-DiagonalMatMul::RotationSteps); if the two ever disagree, the kernels name
+DiagonalMatMul::Apply); if the two ever disagree, the kernels name
 the missing key and ``rotations="power_of_two"`` still works.
 """
 
