@@ -8,18 +8,27 @@
 
 from he_tf import approx  # noqa: F401
 from he_tf import dispatch as _dispatch  # noqa: F401  (registers the TF API handlers)
-from he_tf.arithmetic import add, matmul, multiply, negative, polyval, reduce_sum, roll, square, subtract
 from he_tf.encryption import decrypt, encrypt
 from he_tf.keys import KeySet, PublicContext, SecretKey
 from he_tf.params import Params
 from he_tf.tensor import HETensor
 
-from he_tf.manipulation import concat, gather, reshape, stack, transpose
+from he_tf.private import (  # the HETensor functions, also taking other protocols' private tensors
+    add, concat, gather, matmul, multiply, negative, polyval, reduce_sum, reshape, roll, square, stack, subtract,
+    transpose,
+)
 from he_tf.serialization import deserialize, serialize
+from he_tf import protocol  # noqa: E402  (builds on everything above)
+from he_tf.protocol import (
+    LocalConfig, convert, define_output, define_private_input, define_private_variable, get_config, get_protocol,
+    set_config, set_protocol,
+)
 
 __all__ = [
-    "HETensor", "KeySet", "Params", "PublicContext", "SecretKey",
-    "add", "concat", "decrypt", "deserialize", "encrypt", "gather", "matmul", "multiply", "negative", "polyval",
-    "reduce_sum", "reshape", "roll", "serialize", "square", "stack", "subtract", "transpose",
+    "HETensor", "KeySet", "LocalConfig", "Params", "PublicContext", "SecretKey",
+    "add", "concat", "convert", "decrypt", "define_output", "define_private_input", "define_private_variable",
+    "deserialize", "encrypt", "gather", "get_config", "get_protocol", "matmul", "multiply", "negative", "polyval",
+    "protocol", "reduce_sum", "reshape", "roll", "serialize", "set_config", "set_protocol", "square", "stack",
+    "subtract", "transpose",
 ]
 __version__ = "0.1.0"
