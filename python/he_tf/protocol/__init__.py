@@ -13,8 +13,10 @@ from he_tf.protocol.protocol import (
     register_conversion, set_protocol,
 )
 from he_tf.protocol.transcript import Transcript, recording
+from he_tf.protocol.ckks import CKKS
 
 __all__ = [
+    "CKKS",
     "Config", "LocalConfig", "Protocol", "Transcript", "UnknownPlayerError", "convert", "define_output",
     "define_private_input", "define_private_variable", "get_config", "get_protocol", "protocol_of", "recording",
     "register_conversion", "set_config", "set_protocol",

@@ -1,0 +1,238 @@
+"""The CKKS protocol: private tensors are HETensors under one key owner's keys.
+
+The key owner generates the key set on its own device and sends only the
+public context to the other players. Input players encrypt with the public
+context and send the ciphertexts to the evaluator, which computes on them
+with he_tf's ops. Only the key owner can receive an output: it gets the
+ciphertext and decrypts it on its device. To reveal a value to anyone else,
+convert it to secret shares (``he_tf.convert(x, to=SecretSharing(...))``) and
+reveal it there.
+
+>>> import he_tf
+>>> he_tf.set_config(he_tf.LocalConfig(["client", "server"]))
+>>> ckks = he_tf.protocol.CKKS(key_owner="client", evaluator="server", params=he_tf.Params.for_depth(1))
+>>> with ckks:
+...     x = he_tf.define_private_input("client", lambda: [[1.0, 2.0]])
+...     y = he_tf.define_output("client", None, x * 2.0)   # ~ [[2.0, 4.0]]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable, Optional
+
+import tensorflow as tf
+
+from he_tf import encryption, ops, packing
+from he_tf.keys import KeySet
+from he_tf.params import Params
+from he_tf.protocol import transcript
+from he_tf.protocol.players import get_config
+from he_tf.protocol.protocol import Protocol
+from he_tf.tensor import LAYOUTS, HETensor
+
+DEFAULT_HIDING_BITS = 40
+DEFAULT_VALUE_BOUND = 64.0  # |values| the conversions' masks are sized for: 2^6
+
+
+class CKKS(Protocol):
+    """Homomorphic encryption (CKKS) as a protocol.
+
+    Parameters
+    ----------
+    key_owner:
+        The player that generates and keeps the secret key; the only one who can receive outputs.
+    evaluator:
+        The player that holds the private tensors (ciphertexts) and computes on them.
+    params:
+        CKKS parameters (default ``Params()``). Converting to secret shares needs one level above
+        what the computation uses, see ``docs/protocols.md``.
+    rotations:
+        Galois keys to generate, as for :meth:`he_tf.KeySet.generate` (``None``: none, faster keygen;
+        enough for batch-layout linear layers).
+    layout:
+        How ``define_private_input`` packs values into slots: ``"batch"`` (axis 0) or ``"vector"``.
+    hiding_bits:
+        Statistical hiding of conversion masks: a value with ``|v| <= value_bound`` is masked by a
+        uniform value of ``2^hiding_bits`` times that range, statistical distance ``<= 2^-hiding_bits``.
+    value_bound:
+        The magnitude the conversion masks are sized for (default 64). Larger values still convert
+        correctly but are hidden less well (distance ``|v| / (value_bound * 2^hiding_bits)``).
+    flood_bits:
+        Noise flooding when converting to shares: the evaluator adds a random polynomial with
+        coefficients uniform in ``[-2^flood_bits, 2^flood_bits]`` before the key owner decrypts, to
+        hide the ciphertext noise (which depends on the evaluator's computation). ``None`` picks the
+        largest amount that costs at most ``2^-(fraction_bits + 4)`` of precision, see
+        :meth:`default_flood_bits`; 0 disables it.
+    """
+
+    name = "ckks"
+
+    def __init__(
+        self,
+        key_owner: str = "client",
+        evaluator: str = "server",
+        params: Optional[Params] = None,
+        rotations: Iterable[int] | str | None = "power_of_two",
+        layout: str = "batch",
+        hiding_bits: int = DEFAULT_HIDING_BITS,
+        value_bound: float = DEFAULT_VALUE_BOUND,
+        flood_bits: Optional[int] = None,
+    ) -> None:
+        if key_owner == evaluator:
+            raise ValueError(f"the key owner and the evaluator must be different players, both are {key_owner!r}")
+        if params is not None and not isinstance(params, Params):
+            raise TypeError(f"params must be a he_tf.Params, got {type(params).__name__}")
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        if not isinstance(hiding_bits, int) or not 0 <= hiding_bits <= 60:
+            raise ValueError(f"hiding_bits must be an integer in [0, 60], got {hiding_bits!r}")
+        if not value_bound > 0 or not math.isfinite(value_bound):
+            raise ValueError(f"value_bound must be a positive finite number, got {value_bound!r}")
+        if flood_bits is not None and (not isinstance(flood_bits, int) or flood_bits < 0):
+            raise ValueError(f"flood_bits must be None or an integer >= 0, got {flood_bits!r}")
+        self.key_owner, self.evaluator = key_owner, evaluator
+        self.layout = layout
+        self.hiding_bits, self.value_bound, self.flood_bits = hiding_bits, float(value_bound), flood_bits
+        super().__init__()
+        self.check_players()
+        self.params = params or Params()
+        self._contexts: dict[str, tf.Tensor] = {}  # each player's copy of the public context
+        with tf.init_scope(), tf.device(self._device(key_owner)):
+            self._keys = KeySet.generate(self.params, rotations)
+            # The secret key is the key owner's own; it is never sent (tests check the transcript).
+            transcript.place(self._keys.secret.tensor, on=key_owner, kind="secret_key", label="secret key",
+                             origin=key_owner)
+        self._contexts[key_owner] = self._keys.public.tensor
+        self._context_for(evaluator)
+
+    # --- players and keys ---------------------------------------------------------------------------
+    @property
+    def players(self) -> tuple[str, ...]:
+        return (self.key_owner, self.evaluator)
+
+    @property
+    def public_context(self):
+        """The key set's :class:`he_tf.PublicContext` (safe to share)."""
+        return self._keys.public
+
+    def _device(self, player: str) -> str:
+        return get_config().device(player)
+
+    def _context_for(self, player: str) -> tf.Tensor:
+        """``player``'s copy of the public context, sent by the key owner on first use."""
+        if player not in self._contexts:
+            with tf.init_scope():  # an eager tensor, reusable by every later trace
+                self._contexts[player] = transcript.send(
+                    self._keys.public.tensor, to=player, sender=self.key_owner, kind="public_context",
+                    label="public context",
+                )
+        return self._contexts[player]
+
+    def owns(self, value) -> bool:
+        """Whether ``value`` is an HETensor made with this protocol's parameters."""
+        return isinstance(value, HETensor) and value.params == self.params.as_tuple()
+
+    def default_flood_bits(self, fraction_bits: int, scale: float) -> int:
+        """Flooding that costs about ``2^-(fraction_bits + 4)`` in the value at ``scale``.
+
+        A random polynomial with coefficients of magnitude ``2^flood_bits`` shifts each decoded slot
+        by about ``2^flood_bits * sqrt(N) / scale``.
+        """
+        if self.flood_bits is not None:
+            return self.flood_bits
+        half_log_n = math.log2(self.params.poly_modulus_degree) / 2
+        return max(0, int(math.floor(math.log2(scale) - fraction_bits - 4 - half_log_n)))
+
+    # --- private values -----------------------------------------------------------------------------
+    def define_private_input(self, player: str, fn: Callable[[], object]) -> HETensor:
+        """``fn()`` runs on ``player``'s device; ``player`` encrypts it and sends it to the evaluator.
+
+        Raises
+        ------
+        UnknownPlayerError
+            If the config does not know ``player``.
+        TypeError
+            If ``fn`` is not callable or returns non-numeric values.
+        """
+        if not callable(fn):
+            raise TypeError(f"define_private_input takes a function that returns the value, got {type(fn).__name__}")
+        with tf.device(self._device(player)):
+            value = _as_float(fn(), "define_private_input")
+        return self._encrypt_and_send(player, value, "input")
+
+    def define_private_variable(self, value, owner: str) -> HETensor:
+        """``value`` (or ``value()``) encrypted by ``owner`` and held by the evaluator.
+
+        Ciphertexts cannot live in a ``tf.Variable``: the result is an HETensor fixed at creation;
+        define a new one to change it.
+        """
+        with tf.device(self._device(owner)):
+            value = _as_float(value() if callable(value) else value, "define_private_variable")
+        return self._encrypt_and_send(owner, value, "variable")
+
+    def _encrypt_and_send(self, player: str, value: tf.Tensor, label: str) -> HETensor:
+        value = transcript.place(value, on=player, kind="plaintext", label=f"{label} of {player}", origin=player)
+        context = self._context_for(player)
+        with tf.device(self._device(player)):
+            x = encrypt_with(context, self.params, value, self.layout)
+        if player == self.evaluator:
+            return x
+        return transcript.send(x, to=self.evaluator, sender=player, kind="ciphertext",
+                               label=f"{label} of {player}", origin=player)
+
+    def define_output(self, player: str, fn: Optional[Callable], x: HETensor):
+        """Decrypts ``x`` for the key owner; ``fn(value)``, if given, runs on the key owner's device.
+
+        Raises
+        ------
+        PermissionError
+            If ``player`` is not the key owner: nobody else can decrypt. Convert ``x`` to a
+            ``SecretSharing`` protocol with ``he_tf.convert`` and reveal it there instead.
+        """
+        get_config().check(player)
+        if not self.owns(x):
+            raise TypeError(f"define_output of {self!r} takes one of its HETensors, got {type(x).__name__}")
+        if player != self.key_owner:
+            raise PermissionError(
+                f"CKKS can reveal a value only to the key owner {self.key_owner!r}, who holds the secret key; "
+                f"{player!r} cannot decrypt. To reveal it to {player!r}, convert it to secret shares first: "
+                f"he_tf.define_output({player!r}, fn, he_tf.convert(x, to=he_tf.protocol.SecretSharing("
+                f"players=({self.key_owner!r}, {self.evaluator!r}), ...)))"
+            )
+        received = transcript.send(x, to=player, sender=self.evaluator, kind="ciphertext", label="output")
+        with tf.device(self._device(player)):
+            value = encryption.decrypt(self._keys.secret, received)
+            value = transcript.place(value, on=player, kind="plaintext", label="output (decrypted)")
+            return value if fn is None else fn(value)
+
+    # --- conversions support -------------------------------------------------------------------------
+    def decrypt_fixed_point(self, x: HETensor, num_values: int, fraction_bits: int) -> tf.Tensor:
+        """Key owner's step of HE -> shares: exact fixed-point decryption of (masked) ``x``."""
+        with tf.device(self._device(self.key_owner)):
+            return ops.decrypt_fixed_point(x.context, self._keys.secret.tensor, x.ciphertexts,
+                                           num_values=num_values, fraction_bits=fraction_bits)
+
+    def __repr__(self) -> str:
+        return f"CKKS(key_owner={self.key_owner!r}, evaluator={self.evaluator!r}, params={self.params})"
+
+
+def _as_float(value, what: str) -> tf.Tensor:
+    value = tf.convert_to_tensor(value, dtype_hint=tf.float64)
+    if not (value.dtype.is_floating or value.dtype.is_integer):
+        raise TypeError(f"{what}: CKKS encrypts real numbers, got {value.dtype.name}")
+    return value if value.dtype.is_floating else tf.cast(value, tf.float64)
+
+
+def encrypt_with(context: tf.Tensor, params: Params, x: tf.Tensor, layout: str) -> HETensor:
+    """``he_tf.encrypt`` with a given copy of the public context tensor (the encrypting player's)."""
+    if not x.shape.is_fully_defined():
+        raise ValueError(f"CKKS private values need a fully known shape, got {x.shape}")
+    rank = x.shape.rank
+    packed_axis = None if rank == 0 else (0 if layout == "batch" else rank - 1)  # as he_tf.encrypt
+    values = tf.cast(x, tf.float64)
+    values = tf.reshape(values, [1]) if packed_axis is None else packing.pack(values, packed_axis, params.slot_count)
+    return HETensor(
+        ciphertexts=ops.encrypt(context, values), context=context, shape=x.shape, dtype=x.dtype, layout=layout,
+        packed_axis=packed_axis, level=params.depth, scale=float(2**params.scale_bits), params=params.as_tuple(),
+    )
