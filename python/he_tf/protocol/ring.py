@@ -65,11 +65,16 @@ def _python_ints_to_int64(array: np.ndarray) -> np.ndarray:
     return np.array(flat, dtype=np.int64).reshape(array.shape)
 
 
-def _broadcast(op: str, a: tf.Tensor, b: tf.Tensor) -> None:
+def broadcast_shape(op: str, a: tf.TensorShape, b: tf.TensorShape) -> tf.TensorShape:
+    """The static shape of an elementwise `op` on shapes `a` and `b`; ValueError if they do not broadcast."""
     try:
-        tf.broadcast_static_shape(a.shape, b.shape)
+        return tf.broadcast_static_shape(tf.TensorShape(a), tf.TensorShape(b))
     except ValueError:
-        raise ValueError(f"ring.{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
+        raise ValueError(f"ring.{op}: shapes {a} and {b} do not broadcast") from None
+
+
+def _broadcast(op: str, a: tf.Tensor, b: tf.Tensor) -> None:
+    broadcast_shape(op, a.shape, b.shape)
 
 
 def add(a, b) -> tf.Tensor:
@@ -107,15 +112,23 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False) -> tf.Ten
         If either operand has rank < 2 or the contracted dimensions differ.
     """
     a, b = as_ring(a, "a"), as_ring(b, "b")
-    if a.shape.rank is not None and a.shape.rank < 2 or b.shape.rank is not None and b.shape.rank < 2:
-        raise ValueError(f"ring.matmul: operands need rank >= 2, got shapes {a.shape} and {b.shape}")
-    if a.shape.rank is not None and b.shape.rank is not None:
-        inner_a = a.shape[-2] if transpose_a else a.shape[-1]
-        inner_b = b.shape[-1] if transpose_b else b.shape[-2]
-        if inner_a is not None and inner_b is not None and inner_a != inner_b:
-            raise ValueError(f"ring.matmul: contracted dimensions differ ({inner_a} vs {inner_b}) "
-                             f"for shapes {a.shape} @ {b.shape}")
+    matmul_shape(a.shape, b.shape, transpose_a, transpose_b)
     return tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+
+
+def matmul_shape(a: tf.TensorShape, b: tf.TensorShape, transpose_a: bool = False,
+                 transpose_b: bool = False) -> tf.TensorShape:
+    """The static shape of ``matmul(a, b)``; ValueError for rank < 2 or different contracted dimensions."""
+    a, b = tf.TensorShape(a), tf.TensorShape(b)
+    if a.rank is not None and a.rank < 2 or b.rank is not None and b.rank < 2:
+        raise ValueError(f"ring.matmul: operands need rank >= 2, got shapes {a} and {b}")
+    if a.rank is None or b.rank is None:
+        return tf.TensorShape(None)
+    (m, inner_a), (inner_b, n) = a[-2:][::-1 if transpose_a else 1], b[-2:][::-1 if transpose_b else 1]
+    if inner_a is not None and inner_b is not None and inner_a != inner_b:
+        raise ValueError(f"ring.matmul: contracted dimensions differ ({inner_a} vs {inner_b}) "
+                         f"for shapes {a} @ {b}")
+    return broadcast_shape("matmul", a[:-2], b[:-2]).concatenate([m, n])
 
 
 def reduce_sum(x, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> tf.Tensor:
