@@ -14,9 +14,11 @@ from he_tf.protocol.protocol import (
 )
 from he_tf.protocol.transcript import Transcript, recording
 from he_tf.protocol.ckks import CKKS
+from he_tf.protocol.secret_sharing import SecretSharing, SharedTensor
+from he_tf.protocol import conversions  # noqa: E402,F401  (registers CKKS <-> SecretSharing)
 
 __all__ = [
-    "CKKS",
+    "CKKS", "SecretSharing", "SharedTensor",
     "Config", "LocalConfig", "Protocol", "Transcript", "UnknownPlayerError", "convert", "define_output",
     "define_private_input", "define_private_variable", "get_config", "get_protocol", "protocol_of", "recording",
     "register_conversion", "set_config", "set_protocol",

@@ -172,8 +172,8 @@ class CKKS(Protocol):
         return self._encrypt_and_send(owner, value, "variable")
 
     def _encrypt_and_send(self, player: str, value: tf.Tensor, label: str) -> HETensor:
-        value = transcript.place(value, on=player, kind="plaintext", label=f"{label} of {player}", origin=player)
         context = self._context_for(player)
+        value = transcript.place(value, on=player, kind="plaintext", label=f"{label} of {player}", origin=player)
         with tf.device(self._device(player)):
             x = encrypt_with(context, self.params, value, self.layout)
         if player == self.evaluator:
