@@ -16,7 +16,7 @@ import tensorflow as tf
 import he_tf
 from he_tf.protocol import recording
 from he_tf.protocol.players import UnknownPlayerError
-from he_tf.protocol.secret_sharing import SecretSharing, SharedTensor
+from he_tf.protocol.secret_sharing import SecretSharing, SharedTensor, default_uniform
 
 F = 16
 ULP = 2.0**-F
@@ -228,3 +228,29 @@ def test_bad_inputs_raise_clear_errors(ss):
     with pytest.raises(TypeError, match="not supported on private tensors"):
         tf.exp(x)
     assert isinstance(x, SharedTensor) and x.shape == (4, 3) and x.dtype == tf.float64
+
+
+def test_private_variable_is_shared_like_an_input(ss):
+    with ss, recording() as t:
+        w = he_tf.define_private_variable(tf.constant(W), owner="alice")
+        lazy = he_tf.define_private_variable(lambda: W, owner="bob")
+    np.testing.assert_array_equal(ss.reveal(w, "client").numpy(), q(W))
+    np.testing.assert_array_equal(ss.reveal(lazy, "client").numpy(), q(W))
+    assert [(e.receiver, e.kind) for e in t.entries[:3]] == [("alice", "plaintext"), ("alice", "share"),
+                                                             ("bob", "share")]
+
+
+def test_randomness_is_drawn_by_the_right_player(ss):
+    draws = []
+
+    def uniform(player, shape):
+        draws.append(player)
+        return default_uniform(player, shape)
+
+    custom = SecretSharing(players=("alice", "bob"), dealer="dealer", uniform=uniform)
+    x, y = custom.define_private_input("client", lambda: X), custom.define_private_input("bob", lambda: Y)
+    assert draws == ["client", "bob"]  # the input's owner masks it
+    np.testing.assert_allclose(custom.reveal(x * y, "client").numpy(), q(X) * q(Y), atol=ULP)
+    assert draws[2:] == ["dealer"] * 5  # a, b and the three share masks of the triple
+    graph = tf.function(lambda x, y: ss.reveal(x * y, "client")).get_concrete_function(*inputs(ss)[:2]).graph
+    assert sum(op.type == "HeRandomRing" for op in graph.get_operations()) == 5  # the CSPRNG by default

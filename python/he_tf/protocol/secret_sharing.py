@@ -18,9 +18,8 @@ reaches a player goes through ``transcript.send``/``place``, so ``he_tf.protocol
 who saw what: each player sees one share of every private value, the masked openings, and its share
 of each triple; the dealer receives nothing.
 
-Randomness: by default one ``tf.random.Generator`` per player, seeded from the operating system and
-created on that player's device (Philox: a statistical generator, not a CSPRNG); pass
-``uniform=fn(player, shape)`` to use a cryptographic source.
+Randomness: every mask, share and triple is drawn on the drawing player's device by ``ops.random_ring``
+(SEAL's Blake2xb PRNG seeded by the operating system); ``uniform=fn(player, shape)`` replaces it.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from he_tf import dispatch
+from he_tf import dispatch, ops
 from he_tf.private import PrivateTensor, is_private
 from he_tf.protocol import beaver, ring, transcript
 from he_tf.protocol.fixed_point import FixedPoint
@@ -93,7 +92,7 @@ class SecretSharing(Protocol):
     outputs
         Players allowed to receive revealed values: every configured player but the dealer by default.
     uniform
-        ``fn(player, shape)`` drawing uniform int64 on that player's device (see the module notes).
+        ``fn(player, shape)`` drawing uniform int64 on that player's device; ``ops.random_ring`` by default.
 
     Raises
     ------
@@ -120,12 +119,7 @@ class SecretSharing(Protocol):
             raise ValueError(f"the dealer {dealer!r} may not receive outputs: it holds every triple")
         self.outputs = None if outputs is None else tuple(outputs)
         get_config().check(*(self.outputs or ()))
-        self._uniform = uniform or self._philox_uniform
-        self._generators: dict[str, tf.random.Generator] = {}
-        if uniform is None:
-            # Now rather than on first use: a variable created while tracing makes tf.function trace twice.
-            for player in self.players:
-                self._generator(player)
+        self._uniform = uniform or default_uniform
         self._labels = itertools.count()
 
     @property
@@ -140,16 +134,6 @@ class SecretSharing(Protocol):
 
     def _device(self, player: str) -> str:
         return get_config().device(player)
-
-    def _generator(self, player: str) -> tf.random.Generator:
-        if player not in self._generators:
-            # init_scope: the state variable is created eagerly even when first needed inside a trace.
-            with tf.init_scope(), tf.device(self._device(player)):
-                self._generators[player] = tf.random.Generator.from_non_deterministic_state()
-        return self._generators[player]
-
-    def _philox_uniform(self, player: str, shape) -> tf.Tensor:
-        return self._generator(player).uniform_full_int(shape, dtype=tf.int64)
 
     def _random(self, player: str, like: tf.Tensor, static: Optional[tf.TensorShape] = None,
                 dynamic: Optional[Callable[[], tf.Tensor]] = None) -> tf.Tensor:
@@ -201,9 +185,21 @@ class SecretSharing(Protocol):
         ValueError
             If a value is too large for the fixed-point encoding (checked on `player`'s device).
         """
-        get_config().check(player)
         name = getattr(fn, "__name__", "")
-        label = self._label(name if name.isidentifier() else "input")
+        return self._share_from(player, fn, name if name.isidentifier() else "input")
+
+    def define_private_variable(self, value, owner: str) -> SharedTensor:
+        """`value` (or ``value()``) of `owner`, shared like an input.
+
+        Shares live in tensors, not ``tf.Variable``s: the result is fixed at creation (as for CKKS);
+        define a new one to change it.
+        """
+        return self._share_from(owner, value if callable(value) else lambda: value, "variable")
+
+    def _share_from(self, player: str, fn: Callable[[], object], name: str) -> SharedTensor:
+        """Runs `fn` on `player`'s device, encodes and splits its value there, hands out the shares."""
+        get_config().check(player)
+        label = self._label(name)
         with tf.device(self._device(player)):
             plain = transcript.place(tf.convert_to_tensor(fn(), dtype_hint=tf.float64), on=player,
                                      kind="plaintext", label=label, origin=player)
@@ -454,6 +450,13 @@ class SecretSharing(Protocol):
         for c in coeffs[2:]:
             result = self.add(self.multiply(result, x), c)
         return result
+
+
+def default_uniform(player: str, shape) -> tf.Tensor:
+    """Uniform Z_2^64 elements from the cryptographic PRNG op (runs under the player's tf.device)."""
+    if isinstance(shape, tf.TensorShape):
+        shape = shape.as_list()
+    return ops.random_ring(tf.cast(shape, tf.int64))
 
 
 def _product_shape(kind: str, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
