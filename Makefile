@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := PIP_PROGRESS_BAR=off PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 BUILD_DEPS := $(VENV)/.build-deps
 
-.PHONY: install demo test bench-deps clean
+.PHONY: install demo test bench-deps bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: install
 
 bench-deps: install
 	$(PIP) install --no-build-isolation -e ".[test,bench]"
+
+# The op-level benchmark suite, quick profile (under 5 minutes on 2 cores):
+# benchmarks/results/<date>-quick.{json,md,png}. `make bench PROFILE=full` for everything.
+PROFILE ?= quick
+bench: bench-deps
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m benchmarks --profile $(PROFILE)
 
 clean:
 	rm -rf build python/he_tf/*.so *.egg-info python/*.egg-info

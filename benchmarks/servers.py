@@ -1,10 +1,10 @@
 """Measuring processes and their line protocol, with a check for other load on the machine.
 
-A server (``he_tf_seal_bench --serve`` or ``python -m benchmarks.hetf_timing``)
-prints one JSON line when ready, then answers each ``<op> <min_repeats>
-<min_seconds>`` line with one JSON line holding the seconds per ciphertext of
-each timed call. Servers stay idle between requests, so a driver can measure
-several of them in turn within the same run.
+A server (``he_tf_seal_bench --serve`` or a worker in benchmarks/workers/)
+prints one JSON line when ready, then answers each ``<case fields...>
+<min_repeats> <min_seconds>`` line with one JSON line holding the seconds per
+ciphertext of each timed call. Servers stay idle between requests, so a driver
+can measure several of them in turn within the same run.
 """
 
 from __future__ import annotations
@@ -43,13 +43,17 @@ class Server:
         self.info = self._read()
         return self.info
 
-    def measure(self, op: str, min_repeats: int, min_seconds: float) -> dict:
-        self._proc.stdin.write(f"{op} {min_repeats} {min_seconds}\n")
+    def query(self, line: str) -> dict:
+        """Sends one request line; returns the reply, raising ``RuntimeError`` for an error reply."""
+        self._proc.stdin.write(line + "\n")
         self._proc.stdin.flush()
         reply = self._read()
         if "error" in reply:
             raise RuntimeError(f"{self.name}: {reply['error']}")
         return reply
+
+    def measure(self, case: str, min_repeats: int, min_seconds: float) -> dict:
+        return self.query(f"{case} {min_repeats} {min_seconds}")
 
     def close(self) -> None:
         if self._proc.poll() is None:

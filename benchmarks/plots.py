@@ -1,0 +1,109 @@
+"""PNG plots of a suite result (needs matplotlib, from the bench extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+from benchmarks.grid import LABELS  # noqa: E402
+
+COLORS = {"seal": "#4c4c4c", "he-tf": "#1f77b4", "he-tf eager": "#8fbce6", "tenseal": "#d62728", "tf": "#2ca02c"}
+
+
+def _times_ms(case: dict, impl: str) -> float | None:
+    r = case["results"].get(impl)
+    return r["s_per_ct"] * 1e3 if r else None
+
+
+def ops_plot(result: dict, n: int, path: Path) -> Path:
+    """Time per op and library at ring ``n``, log scale (ops span five orders of magnitude)."""
+    cases = [c for c in result["cases"] if c["group"] == "grid" and c["n"] == n]
+    libs = [lib for lib in COLORS if any(f"{lib}@1" in c["results"] for c in cases)]
+    height = 0.8 / max(1, len(libs))
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(cases) + 1.5))
+    for k, lib in enumerate(libs):
+        ys, xs = [], []
+        for i, c in enumerate(cases):
+            t = _times_ms(c, f"{lib}@1")
+            if t is not None:
+                ys.append(i + (k - (len(libs) - 1) / 2) * height)
+                xs.append(t)
+        ax.barh(ys, xs, height=height, color=COLORS[lib], label=LABELS[lib])
+    ax.set_yticks(range(len(cases)), [f"{c['op']} ({c['count']} ct)" for c in cases])
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("milliseconds per input ciphertext (log scale), one thread")
+    ax.set_title(f"Time per op and library, N={n}")
+    ax.grid(axis="x", which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def count_plot(result: dict, path: Path) -> Path | None:
+    """Time per ciphertext against ciphertexts per call, log-log."""
+    cases = [c for c in result["cases"] if c["group"] == "count"]
+    ops = sorted({c["op"] for c in cases}, key=[c["op"] for c in cases].index)
+    if not ops:
+        return None
+    fig, axes = plt.subplots(1, len(ops), figsize=(5 * len(ops), 4), squeeze=False)
+    for ax, op in zip(axes[0], ops):
+        mine = [c for c in cases if c["op"] == op]
+        for lib in ("seal", "he-tf", "tenseal"):
+            points = [(c["count"], _times_ms(c, f"{lib}@1")) for c in mine]
+            points = [(x, y) for x, y in points if y is not None]
+            if points:
+                ax.plot(*zip(*points), marker="o", color=COLORS[lib], label=LABELS[lib])
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("ciphertexts per call (log scale)")
+        ax.set_ylabel("milliseconds per ciphertext (log scale)")
+        ax.set_title(f"{op}, N={mine[0]['n']}, one thread")
+        ax.grid(which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def threads_plot(result: dict, path: Path) -> Path | None:
+    """Speedup of two threads over one, per op, for he-tf and raw SEAL."""
+    cases = [c for c in result["cases"] if c["group"] == "grid" and "he-tf@2" in c["results"]]
+    if not cases:
+        return None
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(cases) + 1.5))
+    for k, lib in enumerate(("seal", "he-tf")):
+        xs, ys = [], []
+        for i, c in enumerate(cases):
+            one, two = _times_ms(c, f"{lib}@1"), _times_ms(c, f"{lib}@2")
+            if one and two:
+                xs.append(one / two)
+                ys.append(i + (k - 0.5) * 0.4)
+        ax.barh(ys, xs, height=0.4, color=COLORS[lib], label=LABELS[lib])
+    ax.axvline(2.0, color="black", linestyle="--", linewidth=1, label="ideal (2 cores)")
+    ax.set_yticks(range(len(cases)), [f"{c['op']} N={c['n']} ({c['count']} ct)" for c in cases])
+    ax.invert_yaxis()
+    ax.set_xlabel("speedup with 2 threads (time with 1 thread / time with 2)")
+    ax.set_title("Scaling with threads")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_all(result: dict, stem: Path) -> list[Path]:
+    """Every plot of ``result`` as ``<stem>-<what>.png``; returns the files written."""
+    paths = [ops_plot(result, n, Path(f"{stem}-ops-{n}.png"))
+             for n in sorted({c["n"] for c in result["cases"] if c["group"] == "grid" and c["results"]})]
+    paths.append(count_plot(result, Path(f"{stem}-count.png")))
+    paths.append(threads_plot(result, Path(f"{stem}-threads.png")))
+    return [p for p in paths if p is not None]
