@@ -19,6 +19,7 @@ reveal it there.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Callable, Iterable, Optional
 
 import tensorflow as tf
@@ -33,6 +34,20 @@ from he_tf.tensor import LAYOUTS, HETensor
 
 DEFAULT_HIDING_BITS = 40
 DEFAULT_VALUE_BOUND = 64.0  # |values| the conversions' masks are sized for: 2^6
+
+# id(context tensor) -> (weak reference, protocol key): tells apart CKKS protocols with equal parameters.
+# he_tf's ops pass an HETensor's context tensor on unchanged, so every result keeps its protocol's.
+_context_owners: dict[int, tuple[weakref.ref, str]] = {}
+
+
+def _register_context(context: tf.Tensor, protocol_key: str) -> None:
+    key = id(context)
+    _context_owners[key] = (weakref.ref(context, lambda _: _context_owners.pop(key, None)), protocol_key)
+
+
+def _context_owner(context: tf.Tensor) -> Optional[str]:
+    entry = _context_owners.get(id(context))
+    return entry[1] if entry is not None and entry[0]() is context else None
 
 
 class CKKS(Protocol):
@@ -104,6 +119,7 @@ class CKKS(Protocol):
             transcript.place(self._keys.secret.tensor, on=key_owner, kind="secret_key", label="secret key",
                              origin=key_owner)
         self._contexts[key_owner] = self._keys.public.tensor
+        _register_context(self._keys.public.tensor, self.key)
         self._context_for(evaluator)
 
     # --- players and keys ---------------------------------------------------------------------------
@@ -127,11 +143,24 @@ class CKKS(Protocol):
                     self._keys.public.tensor, to=player, sender=self.key_owner, kind="public_context",
                     label="public context",
                 )
+                _register_context(self._contexts[player], self.key)
         return self._contexts[player]
 
     def owns(self, value) -> bool:
-        """Whether ``value`` is an HETensor made with this protocol's parameters."""
-        return isinstance(value, HETensor) and value.params == self.params.as_tuple()
+        """Whether ``value`` is an HETensor of this protocol's key set.
+
+        Known by its context tensor when this protocol made or received it; otherwise (e.g. an HETensor
+        passed into a ``tf.function`` as an argument) any CKKS protocol with the same parameters claims it.
+        """
+        if not isinstance(value, HETensor) or value.params != self.params.as_tuple():
+            return False
+        owner = _context_owner(value.context)
+        return owner is None or owner == self.key
+
+    def adopt(self, x: HETensor) -> HETensor:
+        """Marks ``x`` (just received from another player) as this protocol's; returns it."""
+        _register_context(x.context, self.key)
+        return x
 
     def default_flood_bits(self, fraction_bits: int, scale: float) -> int:
         """Flooding that costs about ``2^-(fraction_bits + 4)`` in the value at ``scale``.
@@ -178,8 +207,8 @@ class CKKS(Protocol):
             x = encrypt_with(context, self.params, value, self.layout)
         if player == self.evaluator:
             return x
-        return transcript.send(x, to=self.evaluator, sender=player, kind="ciphertext",
-                               label=f"{label} of {player}", origin=player)
+        return self.adopt(transcript.send(x, to=self.evaluator, sender=player, kind="ciphertext",
+                                          label=f"{label} of {player}", origin=player))
 
     def define_output(self, player: str, fn: Optional[Callable], x: HETensor):
         """Decrypts ``x`` for the key owner; ``fn(value)``, if given, runs on the key owner's device.

@@ -176,8 +176,8 @@ def shares_to_ckks(x: SharedTensor, source: SecretSharing, target: CKKS) -> HETe
             shape=x.shape, dtype=tf.float64, layout=target.layout, packed_axis=packed_axis, level=params.depth,
             scale=scale, params=params.as_tuple(),
         )
-    encrypted = transcript.send(encrypted, to=evaluator, sender=owner, kind="ciphertext",
-                                label="shares->HE ciphertext")
+    encrypted = target.adopt(transcript.send(encrypted, to=evaluator, sender=owner, kind="ciphertext",
+                                             label="shares->HE ciphertext"))
     with tf.device(_device(evaluator)):
         return encrypted.with_ciphertexts(
             ops.add_fixed_point(encrypted.context, encrypted.ciphertexts, ring.neg(r), fraction_bits=f))
