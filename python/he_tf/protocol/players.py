@@ -81,3 +81,56 @@ def set_config(config: Config) -> None:
 def get_config() -> Config:
     """The installed config (``LocalConfig()`` with client, server and dealer unless set)."""
     return _config
+
+
+class ClusterConfig(Config):
+    """Each player a task of one job in a ``tf.train.ClusterSpec``: its own TensorFlow server.
+
+    Player i of ``addresses`` is task i of ``job``; its work is placed on
+    ``/job:<job>/replica:0/task:<i>/device:CPU:0`` and TensorFlow's distributed runtime carries
+    the tensors sent between players. Each host runs :meth:`start_server` for its player; the
+    process that runs the computation calls :meth:`connect` first.
+
+    >>> config = ClusterConfig({"client": "10.0.0.1:2222", "server": "10.0.0.2:2222"})
+    >>> server = config.start_server("server")     # on the server's host; server.join() to serve
+    >>> config.connect()                            # in the process that runs the protocol
+    >>> set_config(config)
+    """
+
+    def __init__(self, addresses: Mapping[str, str], job: str = "player"):
+        if not isinstance(addresses, Mapping):
+            raise TypeError("ClusterConfig takes a mapping of player names to 'host:port' addresses")
+        if not isinstance(job, str) or not job.isidentifier():
+            raise ValueError(f"job must be an identifier, got {job!r}")
+        for player, address in addresses.items():
+            host, _, port = str(address).rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"player {player!r}: address must be 'host:port', got {address!r}")
+        self.job = job
+        self.addresses = dict(addresses)
+        super().__init__({player: f"/job:{job}/replica:0/task:{i}/device:CPU:0"
+                          for i, player in enumerate(self.addresses)})
+
+    @property
+    def cluster_spec(self):
+        """The ``tf.train.ClusterSpec``: one job, one task per player in order."""
+        import tensorflow as tf
+
+        return tf.train.ClusterSpec({self.job: list(self.addresses.values())})
+
+    def task_index(self, player: str) -> int:
+        self.check(player)
+        return list(self.addresses).index(player)
+
+    def start_server(self, player: str):
+        """Starts (and returns) ``player``'s ``tf.distribute.Server`` in this process."""
+        import tensorflow as tf
+
+        return tf.distribute.Server(self.cluster_spec, job_name=self.job, task_index=self.task_index(player),
+                                    start=True)
+
+    def connect(self) -> None:
+        """Connects this process's eager runtime to the cluster, so every player's device is usable here."""
+        import tensorflow as tf
+
+        tf.config.experimental_connect_to_cluster(self.cluster_spec)
