@@ -20,12 +20,12 @@ from he_tf.private import (  # the HETensor functions, also taking other protoco
 from he_tf.serialization import deserialize, serialize
 from he_tf import protocol  # noqa: E402  (builds on everything above)
 from he_tf.protocol import (
-    LocalConfig, convert, define_output, define_private_input, define_private_variable, get_config, get_protocol,
-    set_config, set_protocol,
+    ClusterConfig, LocalConfig, convert, define_output, define_private_input, define_private_variable, get_config,
+    get_protocol, set_config, set_protocol,
 )
 
 __all__ = [
-    "HETensor", "KeySet", "LocalConfig", "Params", "PublicContext", "SecretKey",
+    "ClusterConfig", "HETensor", "KeySet", "LocalConfig", "Params", "PublicContext", "SecretKey",
     "add", "concat", "convert", "decrypt", "define_output", "define_private_input", "define_private_variable",
     "deserialize", "encrypt", "gather", "get_config", "get_protocol", "matmul", "multiply", "negative", "polyval",
     "protocol", "reduce_sum", "reshape", "roll", "serialize", "set_config", "set_protocol", "square", "stack",

@@ -7,7 +7,7 @@
 ...     y = he_tf.define_output("client", None, x * 2.0)
 """
 
-from he_tf.protocol.players import Config, LocalConfig, UnknownPlayerError, get_config, set_config
+from he_tf.protocol.players import ClusterConfig, Config, LocalConfig, UnknownPlayerError, get_config, set_config
 from he_tf.protocol.protocol import (
     Protocol, convert, define_output, define_private_input, define_private_variable, get_protocol, protocol_of,
     register_conversion, set_protocol,
@@ -18,7 +18,7 @@ from he_tf.protocol.secret_sharing import SecretSharing, SharedTensor
 from he_tf.protocol import conversions  # noqa: E402,F401  (registers CKKS <-> SecretSharing)
 
 __all__ = [
-    "CKKS", "SecretSharing", "SharedTensor",
+    "CKKS", "ClusterConfig", "SecretSharing", "SharedTensor",
     "Config", "LocalConfig", "Protocol", "Transcript", "UnknownPlayerError", "convert", "define_output",
     "define_private_input", "define_private_variable", "get_config", "get_protocol", "protocol_of", "recording",
     "register_conversion", "set_config", "set_protocol",
