@@ -3,7 +3,8 @@
 import re
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "protocol-examples.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+EXAMPLES = DOCS / "protocol-examples.md"
 
 
 def test_protocol_examples_run(capsys):
@@ -20,3 +21,14 @@ def test_protocol_examples_run(capsys):
     printed = capsys.readouterr().out
     assert "hybrid accuracy" in printed and "federated accuracy" in printed
     assert "he_tf.convert" in printed  # the mixing error explains the fix
+
+
+def test_protocols_page_example_runs():
+    import he_tf
+
+    blocks = re.findall(r"```python\n(.*?)```", (DOCS / "protocols.md").read_text(), flags=re.S)
+    assert len(blocks) == 1
+    try:
+        exec(compile(blocks[0], "protocols.md", "exec"), {})  # noqa: S102 (our docs)
+    finally:
+        he_tf.set_config(he_tf.LocalConfig())
