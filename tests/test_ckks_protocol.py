@@ -126,3 +126,11 @@ def test_default_flooding_costs_at_most_2_to_the_minus_20():
     assert bits == 13
     assert 2.0**bits * np.sqrt(n) / 2.0**40 <= 2.0**-20
     assert CKKS(params=ckks.params, rotations=None, flood_bits=0).default_flood_bits(16, 2.0**40) == 0
+
+
+def test_a_failed_construction_leaves_no_protocol_behind(recorded):
+    ckks, _, _ = recorded
+    with pytest.raises(he_tf.protocol.UnknownPlayerError):
+        CKKS(key_owner="mallory", evaluator="server", params=ckks.params, rotations=None)
+    x = ckks.define_private_input("client", lambda: X)
+    assert he_tf.protocol.protocol_of(x) is ckks

@@ -109,13 +109,14 @@ class CKKS(Protocol):
         self.key_owner, self.evaluator = key_owner, evaluator
         self.layout = layout
         self.hiding_bits, self.value_bound, self.flood_bits = hiding_bits, float(value_bound), flood_bits
-        super().__init__()
-        self.check_players()
+        self.check_players()  # before registering: a failed construction must leave no protocol behind
         self.params = params or Params()
         self._contexts: dict[str, tf.Tensor] = {}  # each player's copy of the public context
         with tf.init_scope(), tf.device(self._device(key_owner)):
             self._keys = KeySet.generate(self.params, rotations)
-            # The secret key is the key owner's own; it is never sent (tests check the transcript).
+        super().__init__()
+        # The secret key is the key owner's own; it is never sent (tests check the transcript).
+        with tf.init_scope():
             transcript.place(self._keys.secret.tensor, on=key_owner, kind="secret_key", label="secret key",
                              origin=key_owner)
         self._contexts[key_owner] = self._keys.public.tensor
