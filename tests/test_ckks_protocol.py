@@ -134,3 +134,41 @@ def test_a_failed_construction_leaves_no_protocol_behind(recorded):
         CKKS(key_owner="mallory", evaluator="server", params=ckks.params, rotations=None)
     x = ckks.define_private_input("client", lambda: X)
     assert he_tf.protocol.protocol_of(x) is ckks
+
+
+PLACEMENT_SCRIPT = '''
+import json
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 3)
+import he_tf
+from he_tf.protocol import CKKS, Config, SecretSharing
+he_tf.set_config(Config({p: f"/job:localhost/replica:0/task:0/device:CPU:{i}"
+                         for i, p in enumerate(["client", "server", "dealer"])}))
+ckks = CKKS(params=he_tf.Params.for_depth(2), rotations=None)
+ss = SecretSharing(players=("client", "server"), dealer="dealer")
+with ckks:
+    x = he_tf.define_private_input("client", lambda: np.array([[1.0, 2.0]]))
+    y = tf.matmul(x, [[1.0], [1.0]]) + 1.0
+s = he_tf.convert(y, to=ss)
+out = he_tf.define_output("client", None, he_tf.convert(ss.square(s), to=ckks))
+print(json.dumps({"input": x.ciphertexts.device, "linear": y.ciphertexts.device, "shares": [s.share0.device,
+                  s.share1.device], "output": out.device, "value": float(out.numpy()[0, 0])}))
+'''
+
+
+def test_each_players_work_runs_on_its_device():
+    """Three logical CPUs stand for three players: no cluster needed to check the placement."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", PLACEMENT_SCRIPT], capture_output=True, text=True, timeout=120,
+                          env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    client, server = "/job:localhost/replica:0/task:0/device:CPU:0", "/job:localhost/replica:0/task:0/device:CPU:1"
+    assert result["input"] == server and result["linear"] == server  # `with ckks:` runs HE ops on the evaluator
+    assert result["shares"] == [client, server] and result["output"] == client
+    assert abs(result["value"] - 16.0) < 1e-3

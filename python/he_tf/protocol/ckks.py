@@ -112,6 +112,7 @@ class CKKS(Protocol):
         self.check_players()  # before registering: a failed construction must leave no protocol behind
         self.params = params or Params()
         self._contexts: dict[str, tf.Tensor] = {}  # each player's copy of the public context
+        self._scopes: list = []  # the evaluator's device scopes of nested `with self:` blocks
         with tf.init_scope(), tf.device(self._device(key_owner)):
             self._keys = KeySet.generate(self.params, rotations)
         super().__init__()
@@ -242,6 +243,18 @@ class CKKS(Protocol):
         with tf.device(self._device(self.key_owner)):
             return ops.decrypt_fixed_point(x.context, self._keys.secret.tensor, x.ciphertexts,
                                            num_values=num_values, fraction_bits=fraction_bits)
+
+    # --- scoping: the evaluator computes ---------------------------------------------------------------
+    def __enter__(self) -> "CKKS":
+        """Inside ``with ckks:``, ops not placed otherwise (the HETensor arithmetic) run on the evaluator."""
+        scope = tf.device(self._device(self.evaluator))
+        scope.__enter__()
+        self._scopes.append(scope)
+        return super().__enter__()
+
+    def __exit__(self, *exc) -> None:
+        super().__exit__(*exc)
+        self._scopes.pop().__exit__(*exc)
 
     def __repr__(self) -> str:
         return f"CKKS(key_owner={self.key_owner!r}, evaluator={self.evaluator!r}, params={self.params})"
