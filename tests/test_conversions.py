@@ -161,3 +161,5 @@ def test_transcript_of_conversions(ckks, ss):
     assert [e.kind for e in transcript if e.sender is not None and "->" in e.label] == [
         "masked", "masked", "ciphertext"]
     assert all(e.receiver == "client" for e in transcript if e.kind == "plaintext")
+    # The converted value's two shares went to two different players.
+    assert sorted(e.receiver for e in transcript if e.label == "HE->shares share") == ["client", "server"]
