@@ -116,6 +116,8 @@ class HETensor(tf.experimental.ExtensionType):
 
 
 def _arith():
-    from he_tf import arithmetic  # imported late: arithmetic builds on this module
+    # Imported late: they build on this module. private routes to he_tf arithmetic, and refuses
+    # operands of another protocol with a pointer to he_tf.convert.
+    from he_tf import private
 
-    return arithmetic
+    return private
