@@ -16,7 +16,6 @@ using tensorflow::OpKernelContext;
 using tensorflow::Tensor;
 using tensorflow::TensorShape;
 using tensorflow::shape_inference::InferenceContext;
-using tensorflow::shape_inference::ShapeHandle;
 
 REGISTER_OP("HeEncrypt")
     .Input("context: variant")
@@ -41,34 +40,8 @@ REGISTER_OP("HeDecrypt")
     .Input("ciphertexts: variant")
     .Attr("num_values: int >= 0")
     .Output("values: float64")
-    .SetShapeFn([](InferenceContext* c) {
-      int num_values;
-      TF_RETURN_IF_ERROR(c->GetAttr("num_values", &num_values));
-      ShapeHandle out;
-      TF_RETURN_IF_ERROR(c->Concatenate(c->input(2), c->Vector(num_values), &out));
-      c->set_output(0, out);
-      return absl::OkStatus();
-    })
+    .SetShapeFn([](InferenceContext* c) { return SlotValuesShapeFn(c, 2); })
     .Doc("Decrypts ciphertexts[...] into values[..., num_values], the first num_values slots of each.");
-
-// Encrypts each row of `values` (the input at `values_index`) into one ciphertext.
-void EncryptRows(OpKernelContext* ctx, int values_index,
-                 const std::function<tensorflow::Variant(const double* row, std::size_t n)>& encrypt) {
-  const Tensor& values = ctx->input(values_index);
-  OP_REQUIRES(ctx, values.dims() >= 1,
-              absl::InvalidArgumentError(ctx->op_kernel().type_string() +
-                                         ": values must have rank >= 1 (the slot axis last)"));
-  TensorShape out_shape = values.shape();
-  const std::int64_t n = out_shape.dim_size(out_shape.dims() - 1);
-  out_shape.RemoveLastDims(1);
-  Tensor* out;
-  OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
-  const double* in = values.flat<double>().data();
-  auto cts = out->flat<tensorflow::Variant>();
-  OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), kCiphertextCost, [&](std::int64_t i) {
-                   cts(i) = encrypt(in + i * n, static_cast<std::size_t>(n));
-                 }));
-}
 
 class EncryptOp : public OpKernel {
  public:
@@ -78,7 +51,7 @@ class EncryptOp : public OpKernel {
     const PublicContextVariant* context;
     OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
     const PublicContext& pc = *context->get();
-    EncryptRows(ctx, 1, [&](const double* row, std::size_t n) { return Wrap(pc, Encrypt(pc, row, n)); });
+    EncryptRows<double>(ctx, 1, [&](const double* row, std::size_t n) { return Wrap(pc, Encrypt(pc, row, n)); });
   }
 };
 
@@ -93,7 +66,7 @@ class EncryptSymmetricOp : public OpKernel {
     OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "secret_key", &secret));
     const PublicContext& pc = *context->get();
     const SecretKey& sk = *secret->get();
-    EncryptRows(ctx, 2, [&](const double* row, std::size_t n) {
+    EncryptRows<double>(ctx, 2, [&](const double* row, std::size_t n) {
       return tensorflow::Variant(CiphertextVariant::FromBytes(pc.key_id(), EncryptSymmetric(pc, sk, row, n)));
     });
   }

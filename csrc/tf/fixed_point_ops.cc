@@ -58,14 +58,7 @@ REGISTER_OP("HeDecryptFixedPoint")
     .Attr("num_values: int >= 0")
     .Attr("fraction_bits: int >= 0")
     .Output("values: int64")
-    .SetShapeFn([](InferenceContext* c) {
-      int num_values;
-      TF_RETURN_IF_ERROR(c->GetAttr("num_values", &num_values));
-      ShapeHandle out;
-      TF_RETURN_IF_ERROR(c->Concatenate(c->input(2), c->Vector(num_values), &out));
-      c->set_output(0, out);
-      return absl::OkStatus();
-    })
+    .SetShapeFn([](InferenceContext* c) { return SlotValuesShapeFn(c, 2); })
     .Doc("Decrypts ciphertexts[...] to round(value * 2^fraction_bits) mod 2^64, the first num_values slots.");
 
 class RandomRingOp : public OpKernel {
@@ -136,20 +129,9 @@ class EncryptFixedPointOp : public OpKernel {
     const PublicContextVariant* context;
     OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
     const PublicContext& pc = *context->get();
-    const Tensor& values = ctx->input(1);
-    OP_REQUIRES(ctx, values.dims() >= 1,
-                absl::InvalidArgumentError("HeEncryptFixedPoint: values must have rank >= 1 (the slot axis last)"));
-    TensorShape out_shape = values.shape();
-    const std::int64_t n = out_shape.dim_size(out_shape.dims() - 1);
-    out_shape.RemoveLastDims(1);
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
-    const std::int64_t* rows = values.flat<std::int64_t>().data();
-    auto cts = out->flat<tensorflow::Variant>();
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), kCiphertextCost, [&](std::int64_t i) {
-                     cts(i) = Wrap(pc, EncryptFixedPoint(pc, rows + i * n, static_cast<std::size_t>(n),
-                                                         fraction_bits_));
-                   }));
+    EncryptRows<std::int64_t>(ctx, 1, [&](const std::int64_t* row, std::size_t n) {
+      return Wrap(pc, EncryptFixedPoint(pc, row, n, fraction_bits_));
+    });
   }
 
  private:

@@ -88,6 +88,26 @@ inline absl::Status ParallelForEach(tensorflow::OpKernelContext* ctx, std::int64
   return absl::InvalidArgumentError(ctx->op_kernel().type_string() + ": " + first_error);
 }
 
+// Encrypts each row of `values` (the input at `values_index`, T per value) into one ciphertext.
+template <class T>
+void EncryptRows(tensorflow::OpKernelContext* ctx, int values_index,
+                 const std::function<tensorflow::Variant(const T* row, std::size_t n)>& encrypt) {
+  const tensorflow::Tensor& values = ctx->input(values_index);
+  OP_REQUIRES(ctx, values.dims() >= 1,
+              absl::InvalidArgumentError(ctx->op_kernel().type_string() +
+                                         ": values must have rank >= 1 (the slot axis last)"));
+  tensorflow::TensorShape out_shape = values.shape();
+  const std::int64_t n = out_shape.dim_size(out_shape.dims() - 1);
+  out_shape.RemoveLastDims(1);
+  tensorflow::Tensor* out;
+  OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
+  const T* in = values.flat<T>().data();
+  auto cts = out->flat<tensorflow::Variant>();
+  OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), kCiphertextCost, [&](std::int64_t i) {
+                   cts(i) = encrypt(in + i * n, static_cast<std::size_t>(n));
+                 }));
+}
+
 // A result ciphertext tagged with the context's key set.
 inline tensorflow::Variant Wrap(const PublicContext& pc, seal::Ciphertext ct) {
   return CiphertextVariant(pc.key_id(), std::move(ct));
@@ -122,6 +142,16 @@ inline absl::Status RowsShapeFn(tensorflow::shape_inference::InferenceContext* c
   TF_RETURN_IF_ERROR(c->WithRankAtLeast(c->input(i), 1, &values));
   TF_RETURN_IF_ERROR(c->Subshape(values, 0, -1, &outer));
   c->set_output(0, outer);
+  return absl::OkStatus();
+}
+
+// Shape function: ciphertexts[...] at input i -> values[..., num_values] (the attribute).
+inline absl::Status SlotValuesShapeFn(tensorflow::shape_inference::InferenceContext* c, int i) {
+  int num_values;
+  TF_RETURN_IF_ERROR(c->GetAttr("num_values", &num_values));
+  tensorflow::shape_inference::ShapeHandle out;
+  TF_RETURN_IF_ERROR(c->Concatenate(c->input(i), c->Vector(num_values), &out));
+  c->set_output(0, out);
   return absl::OkStatus();
 }
 

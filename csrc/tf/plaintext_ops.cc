@@ -13,7 +13,6 @@ using tensorflow::OpKernelContext;
 using tensorflow::Tensor;
 using tensorflow::TensorShape;
 using tensorflow::shape_inference::InferenceContext;
-using tensorflow::shape_inference::ShapeHandle;
 
 REGISTER_OP("HeEncode")
     .Input("context: variant")
@@ -29,14 +28,7 @@ REGISTER_OP("HeDecode")
     .Input("plaintexts: variant")
     .Attr("num_values: int >= 0")
     .Output("values: float64")
-    .SetShapeFn([](InferenceContext* c) {
-      int n;
-      TF_RETURN_IF_ERROR(c->GetAttr("num_values", &n));
-      ShapeHandle out;
-      TF_RETURN_IF_ERROR(c->Concatenate(c->input(1), c->Vector(n), &out));
-      c->set_output(0, out);
-      return absl::OkStatus();
-    })
+    .SetShapeFn([](InferenceContext* c) { return SlotValuesShapeFn(c, 1); })
     .Doc("Decodes plaintexts[...] into their first num_values slots, values[..., num_values].");
 
 class EncodeOp : public OpKernel {
