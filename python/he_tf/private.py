@@ -72,15 +72,17 @@ def is_private(value) -> bool:
 def _describe(value) -> str:
     if isinstance(value, HETensor):
         return "a CKKS HETensor"
-    return f"a private tensor of {value.protocol!r}"
+    return f"a private tensor of {value.protocol!r} ({value.protocol_key})"
 
 
 def protocol_of_operands(op: str, values):
     """The one protocol the private operands belong to (None for HETensors); raises if they mix."""
     private = [v for v in values if is_private(v)]
-    kinds = {("ckks" if isinstance(v, HETensor) else v.protocol_key) for v in private}
-    if len(kinds) > 1:
-        a, b = private[0], next(v for v in private if _describe(v) != _describe(private[0]))
+    def kind(v):
+        return "ckks" if isinstance(v, HETensor) else v.protocol_key
+
+    if len({kind(v) for v in private}) > 1:
+        a, b = private[0], next(v for v in private if kind(v) != kind(private[0]))
         raise TypeError(
             f"{op} mixes {_describe(a)} with {_describe(b)}; bring both under one protocol first with "
             "he_tf.convert(x, to=protocol)"

@@ -111,7 +111,6 @@ class SecretSharing(Protocol):
         if len(players) != 2 or len(set(players + (dealer,))) != 3:
             raise ValueError(f"SecretSharing needs two distinct players and a third player as dealer, "
                              f"got players={players}, dealer={dealer!r}")
-        super().__init__()
         self.parties, self.dealer = players, dealer
         self.fixed_point = FixedPoint(fraction_bits, headroom_bits)
         self.check_players()
@@ -121,6 +120,10 @@ class SecretSharing(Protocol):
         get_config().check(*(self.outputs or ()))
         self._uniform = uniform or default_uniform
         self._labels = itertools.count()
+        super().__init__()  # registers the protocol: only once it is valid
+
+    def __repr__(self) -> str:
+        return f"SecretSharing(players={self.parties}, dealer={self.dealer!r}, fraction_bits={self.fraction_bits})"
 
     @property
     def players(self) -> tuple[str, ...]:
