@@ -37,9 +37,10 @@ def ops_plot(result: dict, n: int, path: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.set_xlabel("milliseconds per input ciphertext (log scale), one thread")
-    ax.set_title(f"Time per op and library, N={n}")
     ax.grid(axis="x", which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
+    # Above the axes: inside, it would cover the bars of the last ops.
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(libs), fontsize="small", frameon=False)
+    ax.set_title(f"Time per op and library, N={n}", pad=36)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
