@@ -1,4 +1,4 @@
-"""Command line: ``python -m he_tf demo`` (what ``make demo`` runs)."""
+"""Command line: ``python -m he_tf demo`` (what ``make demo`` runs) and ``python -m he_tf serve-player``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ examples:
   python -m he_tf demo --output polynomial           the server also evaluates a sigmoid polynomial
   python -m he_tf demo --datasets wine               softmax regression on 3 classes
   python -m he_tf demo --params 16384:60,40,40,60:40 your own CKKS parameters
+"""
+
+SERVE_DESCRIPTION = """\
+Runs the TensorFlow server of one player of a he_tf.ClusterConfig until
+interrupted. The server executes the ops the driving process places on this
+player's device, with he_tf's op library loaded in this process.
 """
 
 
@@ -76,11 +82,38 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=_positive, default=30, help="Keras training epochs (default 30)")
     demo.add_argument("--seed", type=int, default=0, help="seed for the data split and training (default 0)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+    serve = commands.add_parser("serve-player", help="run one player's TensorFlow server (ClusterConfig)",
+                                description=SERVE_DESCRIPTION)
+    serve.add_argument("--config", required=True, metavar="CLUSTER.json",
+                       help='the cluster config, {"job": "player", "players": {"client": "host:port", ...}} '
+                       "(ClusterConfig.to_json); every host uses the same file")
+    serve.add_argument("--player", required=True, metavar="NAME", help="the player whose server to run here")
     return parser
+
+
+def serve_player(config_path: str, player: str) -> int:
+    """Starts ``player``'s server from the JSON cluster config and serves until killed."""
+    from he_tf.protocol.players import ClusterConfig, UnknownPlayerError
+
+    try:
+        config = ClusterConfig.from_json(config_path)
+        if player not in config.players:
+            raise UnknownPlayerError(f"player {player!r} is not in {config_path}; its players are "
+                                     f"{', '.join(config.players)}")
+        server = config.start_server(player)
+    except (ValueError, RuntimeError) as e:  # UnknownPlayerError is a ValueError
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    # One line that scripts (and tests) wait for before connecting.
+    print(f"he_tf: player {player!r} serving {config.device(player)} at {config.address(player)}", flush=True)
+    server.join()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve-player":
+        return serve_player(args.config, args.player)
     from he_tf.models import demo
 
     options = demo.Options(datasets=tuple(args.datasets), layout=args.layout, output=args.output,

@@ -8,6 +8,12 @@ with each player on its own TensorFlow server.
 
 from __future__ import annotations
 
+import json
+import os
+import pathlib
+import re
+import socket
+import time
 from typing import Mapping, Sequence
 
 LOCAL_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
@@ -83,15 +89,54 @@ def get_config() -> Config:
     return _config
 
 
+class ServerUnreachableError(ConnectionError):
+    """A player's TensorFlow server does not answer at its configured address."""
+
+
+# TensorFlow's job names (DeviceNameUtils): a letter, then letters, digits and underscores.
+_JOB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]+)")
+
+
+def _split_address(player: str, address: object) -> tuple[str, int]:
+    """``"host:port"`` (``"[::1]:port"`` for IPv6) as (host, port); ValueError naming the player if not."""
+    match = _HOST_PORT.fullmatch(address) if isinstance(address, str) else None
+    if match is None or not 0 < int(match["port"]) < 65536:
+        raise ValueError(f"player {player!r}: address must be 'host:port' with a port in 1..65535, "
+                         f"e.g. '10.0.0.2:2222', got {address!r}")
+    return match["host"].strip("[]"), int(match["port"])
+
+
 class ClusterConfig(Config):
     """Each player a task of one job in a ``tf.train.ClusterSpec``: its own TensorFlow server.
 
     Player i of ``addresses`` is task i of ``job``; its work is placed on
     ``/job:<job>/replica:0/task:<i>/device:CPU:0`` and TensorFlow's distributed runtime carries
-    the tensors sent between players. Each host runs :meth:`start_server` for its player; the
-    process that runs the computation calls :meth:`connect` first.
+    the tensors sent between players. Each player's host runs that player's server
+    (:meth:`start_server`, or ``python -m he_tf serve-player --config cluster.json --player NAME``);
+    the process that runs the computation calls :meth:`connect`, then installs the config with
+    :func:`set_config`. User code is the same as with :class:`LocalConfig`.
 
+    Parameters
+    ----------
+    addresses
+        Player name -> ``"host:port"`` of its server, as the other players and the driving process
+        reach it. The order fixes the task indices, so every host must use the same mapping (e.g. the
+        same :meth:`to_json` file).
+    job
+        The TensorFlow job of the players (a letter, then letters, digits, ``_``); not ``localhost``,
+        the job of the process that connects.
+
+    Raises
+    ------
+    ValueError
+        For a malformed address, an address given to two players or a bad job name.
+
+    Examples
+    --------
     >>> config = ClusterConfig({"client": "10.0.0.1:2222", "server": "10.0.0.2:2222"})
+    >>> config.device("server")
+    '/job:player/replica:0/task:1/device:CPU:0'
     >>> server = config.start_server("server")     # on the server's host; server.join() to serve
     >>> config.connect()                            # in the process that runs the protocol
     >>> set_config(config)
@@ -100,37 +145,138 @@ class ClusterConfig(Config):
     def __init__(self, addresses: Mapping[str, str], job: str = "player"):
         if not isinstance(addresses, Mapping):
             raise TypeError("ClusterConfig takes a mapping of player names to 'host:port' addresses")
-        if not isinstance(job, str) or not job.isidentifier():
-            raise ValueError(f"job must be an identifier, got {job!r}")
+        if not isinstance(job, str) or not _JOB_NAME.fullmatch(job) or job == "localhost":
+            raise ValueError(f"job must be a name like 'player' (a letter, then letters, digits, _) other "
+                             f"than 'localhost', got {job!r}")
         for player, address in addresses.items():
-            host, _, port = str(address).rpartition(":")
-            if not host or not port.isdigit():
-                raise ValueError(f"player {player!r}: address must be 'host:port', got {address!r}")
-        self.job = job
-        self.addresses = dict(addresses)
+            _split_address(player, address)
+        values = list(addresses.values())
+        repeated = sorted({a for a in values if values.count(a) > 1})
+        if repeated:
+            raise ValueError(f"each player needs its own server address; given to several: {repeated}")
         super().__init__({player: f"/job:{job}/replica:0/task:{i}/device:CPU:0"
-                          for i, player in enumerate(self.addresses)})
+                          for i, player in enumerate(addresses)})
+        self.job = job
+        self._addresses = dict(addresses)
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        """Player name -> ``"host:port"``, in task order (a copy)."""
+        return dict(self._addresses)
+
+    def address(self, player: str) -> str:
+        """The ``"host:port"`` of ``player``'s server; :class:`UnknownPlayerError` for unknown names."""
+        self.check(player)
+        return self._addresses[player]
 
     @property
     def cluster_spec(self):
         """The ``tf.train.ClusterSpec``: one job, one task per player in order."""
         import tensorflow as tf
 
-        return tf.train.ClusterSpec({self.job: list(self.addresses.values())})
+        return tf.train.ClusterSpec({self.job: list(self._addresses.values())})
 
     def task_index(self, player: str) -> int:
+        """``player``'s task in the job; :class:`UnknownPlayerError` for unknown names."""
         self.check(player)
-        return list(self.addresses).index(player)
+        return list(self._addresses).index(player)
 
-    def start_server(self, player: str):
-        """Starts (and returns) ``player``'s ``tf.distribute.Server`` in this process."""
+    def start_server(self, player: str, start: bool = True):
+        """Starts ``player``'s ``tf.distribute.Server`` in this process and returns it.
+
+        Run it on ``player``'s host; ``server.join()`` serves until the process ends. The server
+        executes the ops placed on ``player``'s device, so its process needs he_tf's op library: this
+        method loads it (``he_tf.ops``), with the ciphertext and public-context variant decoders that
+        tensors arriving from other tasks need.
+
+        Raises
+        ------
+        UnknownPlayerError
+            If ``player`` is not in the config.
+        RuntimeError
+            If the server cannot start, e.g. its port is taken; the message names the address.
+        """
         import tensorflow as tf
 
-        return tf.distribute.Server(self.cluster_spec, job_name=self.job, task_index=self.task_index(player),
-                                    start=True)
+        from he_tf import ops  # noqa: F401  (kernels and variant decoders must be registered in this process)
 
-    def connect(self) -> None:
-        """Connects this process's eager runtime to the cluster, so every player's device is usable here."""
+        task = self.task_index(player)
+        try:
+            # TensorFlow's gRPC server listens on all interfaces at the address's port (it has no
+            # bind-address option) and trusts every peer: keep the port inside a trusted network.
+            return tf.distribute.Server(self.cluster_spec, job_name=self.job, task_index=task,
+                                        protocol="grpc", start=start)
+        except (tf.errors.OpError, ValueError) as e:
+            raise RuntimeError(f"cannot start the TensorFlow server of player {player!r} (task {task}) at "
+                               f"{self._addresses[player]}: {getattr(e, 'message', e)}") from None
+
+    def wait_for_servers(self, timeout: float = 60.0) -> None:
+        """Waits until every player's server accepts TCP connections.
+
+        Raises
+        ------
+        ServerUnreachableError
+            Naming the first player and address that did not answer within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        for player, address in self._addresses.items():
+            host, port = _split_address(player, address)
+            while True:
+                try:
+                    with socket.create_connection((host, port), timeout=1.0):
+                        break
+                except OSError as e:
+                    if time.monotonic() >= deadline:
+                        raise ServerUnreachableError(
+                            f"the TensorFlow server of player {player!r} is not reachable at {address} "
+                            f"(waited {timeout:g} s: {e}); start it on that host with `python -m he_tf "
+                            f"serve-player --config CLUSTER.json --player {player}` or "
+                            "ClusterConfig.start_server"
+                        ) from None
+                    time.sleep(0.1)
+
+    def connect(self, timeout: float = 60.0) -> None:
+        """Connects this process's eager runtime to the cluster, so every player's device is usable here.
+
+        Calls ``tf.config.experimental_connect_to_cluster``: this process joins as job ``localhost``
+        (TensorFlow picks its port) and drives the computation. Every Python value it feeds (what a
+        ``define_private_input`` function returns) or fetches (``.numpy()`` of an output) passes
+        through this process, and so does key generation: run it where those values may be.
+
+        Raises
+        ------
+        ServerUnreachableError
+            If a server does not accept connections within ``timeout`` seconds. TensorFlow connects
+            lazily and would block forever on the first op, so every address is checked first.
+        """
         import tensorflow as tf
 
+        self.wait_for_servers(timeout)
         tf.config.experimental_connect_to_cluster(self.cluster_spec)
+        # Connecting is lazy: one op per task makes a wrong cluster fail here, not mid-protocol.
+        for player in self.players:
+            with tf.device(self.device(player)):
+                tf.constant(0).numpy()
+
+    def to_json(self, path: str | os.PathLike | None = None) -> str:
+        """``{"job": ..., "players": {name: "host:port", ...}}``, written to ``path`` if given."""
+        text = json.dumps({"job": self.job, "players": self._addresses}, indent=2) + "\n"
+        if path is not None:
+            pathlib.Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> "ClusterConfig":
+        """Reads a :meth:`to_json` file; ValueError naming the file if it is not one."""
+        try:
+            data = json.loads(pathlib.Path(path).read_text())
+            players, job = data["players"], data.get("job", "player")
+            if not isinstance(players, dict):
+                raise TypeError("'players' must map names to 'host:port'")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"{path}: not a he_tf cluster config ({type(e).__name__}: {e}); expected "
+                             '{"job": "player", "players": {"client": "host:port", ...}}') from None
+        return cls(players, job=job)
+
+    def __repr__(self) -> str:
+        return f"ClusterConfig({self._addresses}, job={self.job!r})"
