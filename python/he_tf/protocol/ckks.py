@@ -159,10 +159,11 @@ class CKKS(Protocol):
         owner = _context_owner(value.context)
         return owner is None or owner == self.key
 
-    def adopt(self, x: HETensor) -> HETensor:
-        """Marks ``x`` (just received from another player) as this protocol's; returns it."""
-        _register_context(x.context, self.key)
-        return x
+    def send(self, x: HETensor, *, to: str, sender: str, kind: str, label: str, origin: Optional[str] = None
+             ) -> HETensor:
+        """Sends ``x``'s ciphertexts to ``to``, who computes on them with its own copy of the public context."""
+        return transcript.send(x, to=to, sender=sender, kind=kind, label=label, origin=origin,
+                               context=self._context_for(to))
 
     def default_flood_bits(self, fraction_bits: int, scale: float) -> int:
         """Flooding that costs about ``2^-(fraction_bits + 4)`` in the value at ``scale``.
@@ -209,8 +210,8 @@ class CKKS(Protocol):
             x = encrypt_with(context, self.params, value, self.layout)
         if player == self.evaluator:
             return x
-        return self.adopt(transcript.send(x, to=self.evaluator, sender=player, kind="ciphertext",
-                                          label=f"{label} of {player}", origin=player))
+        return self.send(x, to=self.evaluator, sender=player, kind="ciphertext", label=f"{label} of {player}",
+                         origin=player)
 
     def define_output(self, player: str, fn: Optional[Callable], x: HETensor):
         """Decrypts ``x`` for the key owner; ``fn(value)``, if given, runs on the key owner's device.
@@ -231,7 +232,7 @@ class CKKS(Protocol):
                 f"he_tf.define_output({player!r}, fn, he_tf.convert(x, to=he_tf.protocol.SecretSharing("
                 f"players=({self.key_owner!r}, {self.evaluator!r}), ...)))"
             )
-        received = transcript.send(x, to=player, sender=self.evaluator, kind="ciphertext", label="output")
+        received = self.send(x, to=player, sender=self.evaluator, kind="ciphertext", label="output")
         with tf.device(self._device(player)):
             value = encryption.decrypt(self._keys.secret, received)
             value = transcript.place(value, on=player, kind="plaintext", label="output (decrypted)")

@@ -126,7 +126,7 @@ def ckks_to_shares(x: HETensor, source: CKKS, target: SecretSharing) -> SharedTe
         flood = source.default_flood_bits(f, x.scale)
         masked = x.with_ciphertexts(ops.add_fixed_point(x.context, x.ciphertexts, r, fraction_bits=f,
                                                         flood_bits=flood))
-    received = transcript.send(masked, to=owner, sender=evaluator, kind="masked", label="HE->shares masked value")
+    received = source.send(masked, to=owner, sender=evaluator, kind="masked", label="HE->shares masked value")
     n = x.values_per_ciphertext
     with tf.device(_device(owner)):
         owner_share = _logical(source.decrypt_fixed_point(received, n, f), x)
@@ -176,8 +176,7 @@ def shares_to_ckks(x: SharedTensor, source: SecretSharing, target: CKKS) -> HETe
             shape=x.shape, dtype=tf.float64, layout=target.layout, packed_axis=packed_axis, level=params.depth,
             scale=scale, params=params.as_tuple(),
         )
-    encrypted = target.adopt(transcript.send(encrypted, to=evaluator, sender=owner, kind="ciphertext",
-                                             label="shares->HE ciphertext"))
+    encrypted = target.send(encrypted, to=evaluator, sender=owner, kind="ciphertext", label="shares->HE ciphertext")
     with tf.device(_device(evaluator)):
         return encrypted.with_ciphertexts(
             ops.add_fixed_point(encrypted.context, encrypted.ciphertexts, ring.neg(r), fraction_bits=f))

@@ -83,12 +83,20 @@ def recording() -> Iterator[Transcript]:
         _recording.remove(transcript)
 
 
-def send(value, *, to: str, sender: Optional[str], kind: str, label: str, origin: Optional[str] = None):
-    """Moves ``value`` (a tensor or composite tensor) onto player ``to``'s device and records it."""
+def send(value, *, to: str, sender: Optional[str], kind: str, label: str, origin: Optional[str] = None,
+         context: Optional[tf.Tensor] = None):
+    """Moves ``value`` (a tensor or composite tensor) onto player ``to``'s device and records it.
+
+    For an HETensor, ``context`` is the receiver's own copy of the public context: then only the
+    ciphertexts travel (the context, megabytes of keys, crosses once per player, not per tensor).
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown transcript kind {kind!r}; one of {KINDS}")
     with tf.device(get_config().device(to)):
-        moved = tf.nest.map_structure(tf.identity, value, expand_composites=True)
+        if context is not None:
+            moved = value.with_ciphertexts(tf.identity(value.ciphertexts), context=context)
+        else:
+            moved = tf.nest.map_structure(tf.identity, value, expand_composites=True)
     entry = Entry(receiver=to, sender=sender, kind=kind, label=label, origin=origin, value=moved)
     for transcript in _recording:
         transcript.entries.append(entry)
