@@ -1,22 +1,18 @@
 # Provides the imported target SEAL::seal (SEAL 4.1, static, PIC).
 #
-# An installed SEAL 4.1 is used when find_package finds one. Otherwise SEAL
-# 4.1.2 is built from the source that the registry sdist pyfhel==3.5.0 carries
-# under Pyfhel/backend/SEAL, checked against a pinned sha256. The build is
-# cached outside the source tree, keyed by the flags that affect its ABI, so
-# fresh clones and CI reuse it.
+# An installed SEAL 4.1 is used when find_package finds one (it compresses
+# with zstd if it was built with it, else zlib). Otherwise SEAL 4.1.2 is built
+# from the source that the registry sdist pyfhel==3.5.0 carries under
+# Pyfhel/backend/SEAL, checked against a pinned sha256, with zstd
+# (cmake/Zstd.cmake) and the system's zlib. The build is cached outside the
+# source tree, keyed by the flags that affect its ABI, so fresh clones and CI
+# reuse it.
+include(${CMAKE_CURRENT_LIST_DIR}/Sdist.cmake)
 
 set(HE_TF_SEAL_VERSION 4.1.2)
-set(HE_TF_PYFHEL_SDIST pyfhel-3.5.0.tar.gz)
+set(HE_TF_PYFHEL_VERSION 3.5.0)
 set(HE_TF_PYFHEL_SHA256 0375b83b5a83026924f59db25c4efa9f27e1e8a66d004658f4d24195986a04b6)
-
-if(DEFINED ENV{HE_TF_CACHE_DIR})
-  set(_cache "$ENV{HE_TF_CACHE_DIR}")
-elseif(DEFINED ENV{XDG_CACHE_HOME})
-  set(_cache "$ENV{XDG_CACHE_HOME}/he_tf")
-else()
-  set(_cache "$ENV{HOME}/.cache/he_tf")
-endif()
+he_tf_cache_dir(_cache)
 
 option(HE_TF_USE_SYSTEM_SEAL "Use an installed SEAL 4.1 when one is found" ON)
 if(HE_TF_USE_SYSTEM_SEAL)
@@ -30,14 +26,22 @@ if(HE_TF_USE_SYSTEM_SEAL)
     if(NOT _throws)
       set(SEAL_DIR "${_seal_config_dir}" CACHE PATH "SEAL's CMake config" FORCE)
       find_package(SEAL 4.1 CONFIG REQUIRED)
-      message(STATUS "he-tf: using installed SEAL ${SEAL_VERSION} (${SEAL_DIR})")
+      if(SEAL_USE_ZSTD)
+        set(_compression zstd)
+      else()
+        set(_compression zlib)
+      endif()
+      message(STATUS "he-tf: using installed SEAL ${SEAL_VERSION} (${SEAL_DIR}), ${_compression} compression")
       return()
     endif()
     message(STATUS "he-tf: not using ${_seal_config_dir}: built with SEAL_THROW_ON_TRANSPARENT_CIPHERTEXT")
   endif()
 endif()
 
-# Everything that changes the produced library goes into the cache key.
+include(${CMAKE_CURRENT_LIST_DIR}/Zstd.cmake)
+
+# Everything that changes the produced library goes into the cache key
+# (zstd_DIR names zstd's own keyed build).
 set(_seal_options
   -DCMAKE_BUILD_TYPE=Release
   -DCMAKE_POSITION_INDEPENDENT_CODE=ON
@@ -45,7 +49,9 @@ set(_seal_options
   -DSEAL_BUILD_DEPS=OFF
   -DSEAL_USE_MSGSL=OFF
   -DSEAL_USE_ZLIB=ON
-  -DSEAL_USE_ZSTD=OFF
+  # zstd is SEAL's default compression when present: about 10x faster than zlib.
+  -DSEAL_USE_ZSTD=ON
+  -Dzstd_DIR=${HE_TF_ZSTD_DIR}
   -DSEAL_USE_INTEL_HEXL=OFF
   # x * 0 or x - x give ciphertexts whose value is public (transparent); they
   # are valid results, not errors.
@@ -64,32 +70,11 @@ file(MAKE_DIRECTORY "${_cache}")
 file(LOCK "${_cache}/seal.lock" GUARD FILE TIMEOUT 3600)
 
 if(NOT EXISTS "${_prefix}/.complete")
-  set(_sdist "${_cache}/downloads/${HE_TF_PYFHEL_SDIST}")
-  if(EXISTS "${_sdist}")
-    file(SHA256 "${_sdist}" _sha)
-  endif()
-  if(NOT _sha STREQUAL HE_TF_PYFHEL_SHA256)
-    message(STATUS "he-tf: fetching the SEAL ${HE_TF_SEAL_VERSION} source (sdist pyfhel==3.5.0)")
-    find_package(Python3 REQUIRED COMPONENTS Interpreter)
-    execute_process(
-      COMMAND "${Python3_EXECUTABLE}" -m pip download --no-deps --no-binary pyfhel
-              pyfhel==3.5.0 -d "${_cache}/downloads"
-      RESULT_VARIABLE _rc)
-    if(NOT _rc EQUAL 0 OR NOT EXISTS "${_sdist}")
-      message(FATAL_ERROR "he-tf: could not download pyfhel==3.5.0 (the SEAL source). "
-                          "Check that the Python package registry is reachable, or install SEAL 4.1.")
-    endif()
-    file(SHA256 "${_sdist}" _sha)
-    if(NOT _sha STREQUAL HE_TF_PYFHEL_SHA256)
-      file(REMOVE "${_sdist}")
-      message(FATAL_ERROR "he-tf: ${HE_TF_PYFHEL_SDIST} has sha256 ${_sha}, expected ${HE_TF_PYFHEL_SHA256}; refusing to build it.")
-    endif()
-  endif()
-
+  he_tf_fetch_sdist(pyfhel ${HE_TF_PYFHEL_VERSION} ${HE_TF_PYFHEL_SHA256} _sdist)
   set(_src "${_cache}/src-${_key}")
   file(REMOVE_RECURSE "${_src}" "${_prefix}")
-  file(ARCHIVE_EXTRACT INPUT "${_sdist}" DESTINATION "${_src}" PATTERNS "pyfhel-3.5.0/Pyfhel/backend/SEAL")
-  set(_seal_src "${_src}/pyfhel-3.5.0/Pyfhel/backend/SEAL")
+  file(ARCHIVE_EXTRACT INPUT "${_sdist}" DESTINATION "${_src}" PATTERNS "pyfhel-${HE_TF_PYFHEL_VERSION}/Pyfhel/backend/SEAL")
+  set(_seal_src "${_src}/pyfhel-${HE_TF_PYFHEL_VERSION}/Pyfhel/backend/SEAL")
 
   message(STATUS "he-tf: building SEAL ${HE_TF_SEAL_VERSION} into ${_prefix} (once per machine)")
   include(ProcessorCount)
@@ -108,7 +93,9 @@ if(NOT EXISTS "${_prefix}/.complete")
 endif()
 
 file(LOCK "${_cache}/seal.lock" RELEASE)
-# Forced: a SEAL_DIR cached by an earlier configure would otherwise win.
+# Forced: a SEAL_DIR or zstd_DIR cached by an earlier configure would
+# otherwise win. SEAL's config finds zstd through zstd_DIR.
+set(zstd_DIR "${HE_TF_ZSTD_DIR}" CACHE PATH "zstd's CMake config" FORCE)
 set(SEAL_DIR "${_prefix}/lib/cmake/SEAL-4.1" CACHE PATH "SEAL's CMake config" FORCE)
 find_package(SEAL ${HE_TF_SEAL_VERSION} EXACT REQUIRED CONFIG)
-message(STATUS "he-tf: using cached SEAL ${SEAL_VERSION} (${_prefix})")
+message(STATUS "he-tf: using cached SEAL ${SEAL_VERSION} (${_prefix}), zstd compression")
