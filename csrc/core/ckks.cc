@@ -57,7 +57,9 @@ seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::si
 
 std::string EncryptSymmetric(const PublicContext& ctx, const SecretKey& sk, const double* values, std::size_t n) {
   CheckSameKeySet(ctx, sk);
-  return SaveToString(sk.EncryptSymmetric(EncodeForEncryption(ctx, values, n)));
+  // Uncompressed: the seed already halves the bytes, and compressing costs
+  // more than encrypting; HeSerialize compresses when the bytes leave.
+  return SaveToString(sk.EncryptSymmetric(EncodeForEncryption(ctx, values, n)), seal::compr_mode_type::none);
 }
 
 void CheckSameKeySet(const PublicContext& ctx, const SecretKey& sk) {

@@ -22,7 +22,7 @@ double MaxEncodableMagnitude(const CkksParams& params);
 seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::size_t n);
 
 // Like Encrypt, with the secret key; returns the seeded serialized form
-// (about half the bytes), which LoadCiphertext expands.
+// (about half the bytes), uncompressed, which LoadCiphertext expands.
 std::string EncryptSymmetric(const PublicContext& ctx, const SecretKey& sk, const double* values, std::size_t n);
 
 // Decrypts and writes the first n slots to out[0..n).

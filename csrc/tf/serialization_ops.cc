@@ -49,7 +49,8 @@ class SerializeOp : public OpKernel {
                      const seal::Ciphertext& ct = v.Get(pc);
                      std::string compact = v.Compact();
                      std::string bytes(reinterpret_cast<const char*>(&id), sizeof id);
-                     bytes += compact.empty() ? SaveCiphertext(ct, DefaultCompression()) : compact;
+                     // A seeded ciphertext stays seeded: half the bytes before compression.
+                     bytes += compact.empty() ? SaveCiphertext(ct, DefaultCompression()) : Compress(compact);
                      strings(i) = std::move(bytes);
                    }));
   }
