@@ -312,8 +312,8 @@ Job Workload::Prepare(const OpSpec& op, int count) {
     job.run = [this, secret](int i, Result& r) {
       seal::Plaintext plain;
       encoder_.encode(a_values_[i], scale_, plain);
-      if (secret) {  // he-tf keeps the seeded, compressed form
-        r.bytes = SaveToString(encryptor_->encrypt_symmetric(plain), seal::Serialization::compr_mode_default);
+      if (secret) {  // he-tf keeps the seeded form, uncompressed until serialized
+        r.bytes = SaveToString(encryptor_->encrypt_symmetric(plain), seal::compr_mode_type::none);
       } else {
         encryptor_->encrypt(plain, r.ct);
       }
