@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 import he_tf
@@ -58,3 +59,14 @@ def test_rotation_steps_are_checked():
         he_tf.KeySet.generate(rotations=[0])
     with pytest.raises(ValueError, match="rotations must be"):
         he_tf.KeySet.generate(rotations="all")
+
+
+def test_keys_generated_on_a_device_keep_the_secret_key_there():
+    keys = he_tf.KeySet.generate(he_tf.Params.for_depth(1), rotations=None, device="/CPU:0")
+    x = np.array([1.5, -2.0, 3.25])
+    np.testing.assert_allclose(he_tf.decrypt(keys.secret, he_tf.encrypt(keys.public, x) * 2.0), 2 * x, atol=1e-6)
+    assert keys.secret.key_id == keys.public.key_id == he_tf.PublicContext(keys.public.serialize()).key_id
+    with pytest.raises(ValueError, match="never left the key-generation op"):
+        keys.secret.serialize()
+    other = he_tf.KeySet.generate(he_tf.Params.for_depth(1), rotations=None, device="/CPU:0")
+    assert other.public.key_id != keys.public.key_id

@@ -50,3 +50,4 @@ random_ring = _ops.he_random_ring
 add_fixed_point = _ops.he_add_fixed_point
 encrypt_fixed_point = _ops.he_encrypt_fixed_point
 decrypt_fixed_point = _ops.he_decrypt_fixed_point
+generate_keys = _ops.he_generate_keys
