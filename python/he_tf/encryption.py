@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from he_tf import ops, packing
 from he_tf.keys import PublicContext, SecretKey
+from he_tf.params import Params
 from he_tf.tensor import LAYOUTS, HETensor
 
 
@@ -37,29 +38,28 @@ def encrypt(public: PublicContext, x, layout: str = "batch", secret: SecretKey |
     x = tf.convert_to_tensor(x)
     if not x.dtype.is_floating:
         raise TypeError(f"encrypt takes floating-point tensors, got {x.dtype.name}; cast it first (tf.cast)")
+    return encrypt_with_context(public.tensor, public.params, x, layout, None if secret is None else secret.tensor)
+
+
+def encrypt_with_context(
+    context: tf.Tensor, params: Params, x: tf.Tensor, layout: str, secret_key: tf.Tensor | None = None
+) -> HETensor:
+    """:func:`encrypt` with a given copy of the context tensor (e.g. the encrypting player's own)."""
     if not x.shape.is_fully_defined():
         raise ValueError(f"encrypt needs a fully known shape, got {x.shape}")
-    params = public.params
     packed_axis = None if x.shape.rank == 0 else (0 if layout == "batch" else x.shape.rank - 1)
     values = tf.cast(x, tf.float64)
     if packed_axis is None:
         values = tf.reshape(values, [1])
     else:
         values = packing.pack(values, packed_axis, params.slot_count)
-    if secret is None:
-        ciphertexts = ops.encrypt(public.tensor, values)
+    if secret_key is None:
+        ciphertexts = ops.encrypt(context, values)
     else:
-        ciphertexts = ops.encrypt_symmetric(public.tensor, secret.tensor, values)
+        ciphertexts = ops.encrypt_symmetric(context, secret_key, values)
     return HETensor(
-        ciphertexts=ciphertexts,
-        context=public.tensor,
-        shape=x.shape,
-        dtype=x.dtype,
-        layout=layout,
-        packed_axis=packed_axis,
-        level=params.depth,
-        scale=float(2**params.scale_bits),
-        params=params.as_tuple(),
+        ciphertexts=ciphertexts, context=context, shape=x.shape, dtype=x.dtype, layout=layout,
+        packed_axis=packed_axis, level=params.depth, scale=float(2**params.scale_bits), params=params.as_tuple(),
     )
 
 

@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Optional
 
 import tensorflow as tf
 
-from he_tf import encryption, ops, packing
+from he_tf import encryption, ops
 from he_tf.keys import KeySet
 from he_tf.params import Params
 from he_tf.protocol import transcript
@@ -209,7 +209,7 @@ class CKKS(Protocol):
         context = self._context_for(player)
         value = transcript.place(value, on=player, kind="plaintext", label=f"{label} of {player}", origin=player)
         with tf.device(self._device(player)):
-            x = encrypt_with(context, self.params, value, self.layout)
+            x = encryption.encrypt_with_context(context, self.params, value, self.layout)
         if player == self.evaluator:
             return x
         return self.send(x, to=self.evaluator, sender=player, kind="ciphertext", label=f"{label} of {player}",
@@ -268,17 +268,3 @@ def _as_float(value, what: str) -> tf.Tensor:
     if not (value.dtype.is_floating or value.dtype.is_integer):
         raise TypeError(f"{what}: CKKS encrypts real numbers, got {value.dtype.name}")
     return value if value.dtype.is_floating else tf.cast(value, tf.float64)
-
-
-def encrypt_with(context: tf.Tensor, params: Params, x: tf.Tensor, layout: str) -> HETensor:
-    """``he_tf.encrypt`` with a given copy of the public context tensor (the encrypting player's)."""
-    if not x.shape.is_fully_defined():
-        raise ValueError(f"CKKS private values need a fully known shape, got {x.shape}")
-    rank = x.shape.rank
-    packed_axis = None if rank == 0 else (0 if layout == "batch" else rank - 1)  # as he_tf.encrypt
-    values = tf.cast(x, tf.float64)
-    values = tf.reshape(values, [1]) if packed_axis is None else packing.pack(values, packed_axis, params.slot_count)
-    return HETensor(
-        ciphertexts=ops.encrypt(context, values), context=context, shape=x.shape, dtype=x.dtype, layout=layout,
-        packed_axis=packed_axis, level=params.depth, scale=float(2**params.scale_bits), params=params.as_tuple(),
-    )
