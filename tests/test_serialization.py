@@ -83,3 +83,15 @@ def test_plaintext_encode_decode_and_serialize(keys):
         np.testing.assert_allclose(ops.decode(keys.public.tensor, parsed, num_values=10).numpy(), values, atol=1e-7)
     with pytest.raises(tf.errors.InvalidArgumentError, match="level 5 does not exist"):
         ops.encode(keys.public.tensor, values, tf.constant(2.0**30, tf.float64), level=5)
+
+
+def test_any_corrupted_span_of_a_serialized_ciphertext_is_refused(keys):
+    # zstd frames carry no checksum of their own: the trailing CRC-32 catches what decompresses cleanly.
+    x = he_tf.encrypt(keys.public, np.linspace(-1, 1, 64))
+    good = he_tf.serialize(x).numpy().ravel()[0]
+    for start in range(8, len(good) - 64, len(good) // 17):
+        bad = good[:start] + bytes(64) + good[start + 64:]
+        if bad == good:
+            continue
+        with pytest.raises(tf.errors.InvalidArgumentError, match="corrupted|truncated|cannot|invalid"):
+            he_tf.deserialize(keys.public, tf.constant([bad]), tf.type_spec_from_value(x))

@@ -1,4 +1,6 @@
 // Ciphertexts to and from tf.string tensors, one string per ciphertext.
+#include <zlib.h>
+
 #include <cstring>
 
 #include "core/ckks.h"
@@ -15,7 +17,7 @@ using tensorflow::OpKernelConstruction;
 using tensorflow::OpKernelContext;
 using tensorflow::Tensor;
 
-// String layout: 8-byte key-set id, then SEAL's (compressed) ciphertext bytes.
+// String layout: 8-byte key-set id, SEAL's (compressed) ciphertext bytes, CRC-32 of those bytes.
 REGISTER_OP("HeSerialize")
     .Input("context: variant")
     .Input("a: variant")
@@ -29,6 +31,13 @@ REGISTER_OP("HeDeserialize")
     .Output("result: variant")
     .SetShapeFn(SameShapeAsA)
     .Doc("Ciphertexts from HeSerialize strings, validated against the context.");
+
+// zstd frames as SEAL writes them carry no checksum, so corrupted bytes can
+// decompress to valid-looking ciphertexts: every string ends with a CRC-32 of its payload.
+std::uint32_t Checksum(std::string_view payload) {
+  return static_cast<std::uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
+}
 
 class SerializeOp : public OpKernel {
  public:
@@ -51,6 +60,8 @@ class SerializeOp : public OpKernel {
                      std::string bytes(reinterpret_cast<const char*>(&id), sizeof id);
                      // A seeded ciphertext stays seeded: half the bytes before compression.
                      bytes += compact.empty() ? SaveCiphertext(ct, DefaultCompression()) : Compress(compact);
+                     const std::uint32_t crc = Checksum(std::string_view(bytes).substr(sizeof id));
+                     bytes.append(reinterpret_cast<const char*>(&crc), sizeof crc);
                      strings(i) = std::move(bytes);
                    }));
   }
@@ -72,12 +83,20 @@ class DeserializeOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ParallelForEach(ctx, in.NumElements(), kCiphertextCost / 10, [&](std::int64_t i) {
                      const tensorflow::tstring& s = strings(i);
                      std::uint64_t id = 0;
-                     if (s.size() <= sizeof id) throw std::invalid_argument("a serialized ciphertext is truncated");
+                     std::uint32_t crc = 0;
+                     if (s.size() <= sizeof id + sizeof crc) {
+                       throw std::invalid_argument("a serialized ciphertext is truncated");
+                     }
                      std::memcpy(&id, s.data(), sizeof id);
                      if (id != pc.key_id()) {
                        throw std::invalid_argument("a serialized ciphertext belongs to another key set than the context");
                      }
-                     result(i) = Wrap(pc, LoadCiphertext(pc, std::string_view(s.data() + sizeof id, s.size() - sizeof id)));
+                     const std::string_view payload(s.data() + sizeof id, s.size() - sizeof id - sizeof crc);
+                     std::memcpy(&crc, payload.data() + payload.size(), sizeof crc);
+                     if (crc != Checksum(payload)) {
+                       throw std::invalid_argument("a serialized ciphertext is corrupted (checksum mismatch)");
+                     }
+                     result(i) = Wrap(pc, LoadCiphertext(pc, payload));
                    }));
   }
 };
