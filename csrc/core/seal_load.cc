@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 #include <ostream>
+#include <sstream>
 #include <stdexcept>
 #include <streambuf>
 #include <string>
@@ -244,6 +245,7 @@ Unpacked Unpack(std::string_view bytes, const char* what, std::uint64_t max_memb
     out.all = bytes;
     return out;
   }
+  out.owned.reserve(kHeaderSize + max_members);  // address space only: pages are touched as data arrives
   out.owned.assign(kHeaderSize, '\0');
   {
     CappedSink sink(out.owned, kHeaderSize + max_members);
@@ -310,8 +312,9 @@ void CheckScale(const seal::SEALContext& context, const seal::parms_id_type& par
   const auto data = context.get_context_data(parms);
   const int bits = data ? data->total_coeff_modulus_bit_count() : 0;
   if (!std::isfinite(scale) || scale < 1.0 || std::log2(scale) >= bits) {
-    Refuse(what, "its scale " + std::to_string(scale) + " is not finite, at least 1 and below 2^" +
-                     std::to_string(bits) + " (the modulus at its level)");
+    std::ostringstream why;
+    why << "its scale " << scale << " is not finite, at least 1 and below 2^" << bits << " (the modulus at its level)";
+    Refuse(what, why.str());
   }
 }
 
