@@ -87,7 +87,7 @@ void CheckCanRescale(const PublicContext& ctx, const seal::Ciphertext& a, const 
 
 seal::Plaintext EncodeAt(const PublicContext& ctx, const double* values, std::size_t n, seal::parms_id_type parms,
                          double scale) {
-  CheckScale(ctx.seal_context(), parms, scale, "plaintext encoding");
+  CheckScale(ctx.seal_context(), parms, scale, "a plaintext encoding");
   if (n > ctx.slot_count()) {
     throw std::invalid_argument("cannot encode " + std::to_string(n) + " values into " +
                                 std::to_string(ctx.slot_count()) + " slots");

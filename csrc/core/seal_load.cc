@@ -35,7 +35,7 @@ constexpr std::uint64_t kArrayOverhead = kHeaderSize + sizeof(std::uint64_t);
 constexpr std::uint64_t kMaxInflation = 4;
 
 [[noreturn]] void Refuse(const char* what, const std::string& why) {
-  throw std::invalid_argument(std::string("refused a ") + what + ": " + why);
+  throw std::invalid_argument(std::string("refused ") + what + ": " + why);
 }
 
 std::uint64_t PrngInfoSize() {
@@ -319,22 +319,22 @@ void CheckScale(const seal::SEALContext& context, const seal::parms_id_type& par
 }
 
 void LoadValidated(const seal::SEALContext& context, std::string_view bytes, seal::Ciphertext& out) {
-  Load(context, bytes, out, "ciphertext", MaxCiphertextMembers(*context.first_context_data(), 3),
+  Load(context, bytes, out, "a ciphertext", MaxCiphertextMembers(*context.first_context_data(), 3),
        [&](Walker& w) { WalkCiphertext(w, context, false); });
 }
 
 void LoadValidated(const seal::SEALContext& context, std::string_view bytes, seal::Plaintext& out) {
-  Load(context, bytes, out, "plaintext", kPlaintextMeta + kArrayOverhead + 8 * Words(*context.first_context_data()),
+  Load(context, bytes, out, "a plaintext", kPlaintextMeta + kArrayOverhead + 8 * Words(*context.first_context_data()),
        [&](Walker& w) { WalkPlaintext(w, context, false); });
 }
 
 void LoadValidated(const seal::SEALContext& context, std::string_view bytes, seal::PublicKey& out) {
-  Load(context, bytes, out, "public key", MaxCiphertextMembers(*context.key_context_data(), 2),
+  Load(context, bytes, out, "a public key", MaxCiphertextMembers(*context.key_context_data(), 2),
        [&](Walker& w) { WalkCiphertext(w, context, true); });
 }
 
 void LoadValidated(const seal::SEALContext& context, std::string_view bytes, seal::SecretKey& out) {
-  Load(context, bytes, out, "secret key", kPlaintextMeta + kArrayOverhead + 8 * Words(*context.key_context_data()),
+  Load(context, bytes, out, "a secret key", kPlaintextMeta + kArrayOverhead + 8 * Words(*context.key_context_data()),
        [&](Walker& w) { WalkPlaintext(w, context, true); });
 }
 
@@ -348,7 +348,7 @@ std::uint64_t MaxKSwitchMembers(const seal::SEALContext& context, std::uint64_t 
 
 void LoadValidated(const seal::SEALContext& context, std::string_view bytes, seal::RelinKeys& out) {
   // One entry: the key for s^2 (SEAL's relinearization keys of he-tf's key sets).
-  Load(context, bytes, out, "relinearization keys", MaxKSwitchMembers(context, 1),
+  Load(context, bytes, out, "the relinearization keys", MaxKSwitchMembers(context, 1),
        [&](Walker& w) { WalkKSwitchKeys(w, context, 1); });
 }
 
@@ -359,7 +359,7 @@ void LoadValidated(const seal::SEALContext& context, std::string_view bytes, sea
   const std::uint64_t n = context.key_context_data()->parms().poly_modulus_degree();
   const std::uint64_t structural = MaxKSwitchMembers(context, n);
   const std::uint64_t inflation = kMaxInflation * bytes.size() + 8 * n + 4096;
-  Load(context, bytes, out, "Galois keys", std::min(structural, inflation),
+  Load(context, bytes, out, "the Galois keys", std::min(structural, inflation),
        [&](Walker& w) { WalkKSwitchKeys(w, context, n); });
 }
 

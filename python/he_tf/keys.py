@@ -21,12 +21,14 @@ def _parse(op, serialized: bytes, what: str) -> tf.Tensor:
         try:
             return op(tf.constant(serialized, dtype=tf.string))
         except tf.errors.InvalidArgumentError as e:
-            raise ValueError(f"cannot load {what}: {op_error_message(e)}") from None
+            message = op_error_message(e)
+            raise ValueError(message if message.startswith(f"cannot read {what}") else
+                             f"cannot load {what}: {message}") from None
 
 
 def op_error_message(e: tf.errors.OpError) -> str:
-    """An op's error without TensorFlow's function-node prefix and op suffix."""
-    message = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", e.message)
+    """An op's error without TensorFlow's function-node prefix, the op's name and the op suffix."""
+    message = re.sub(r"^\{\{function_node [^}]*\}\}\s*(He\w+: )?", "", e.message)
     return re.sub(r"\s*\[Op:\w+\].*$", "", message, flags=re.S)
 
 
