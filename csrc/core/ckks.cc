@@ -84,6 +84,22 @@ void Decrypt(const PublicContext& ctx, const SecretKey& sk, const seal::Cipherte
   std::copy(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n), out);
 }
 
+void CheckLevelAndScale(const PublicContext& ctx, const seal::Ciphertext& ct, int level, double scale,
+                        const char* what) {
+  // A relative tolerance far above rounding and far below any change that moves a decrypted value.
+  constexpr double kTolerance = 1e-9;
+  if (level >= 0 && ctx.Level(ct) != level) {
+    throw std::invalid_argument(std::string(what) + ": a ciphertext is at level " + std::to_string(ctx.Level(ct)) +
+                                ", its tensor declares level " + std::to_string(level));
+  }
+  if (scale > 0 && !(std::fabs(ct.scale() - scale) <= kTolerance * scale)) {
+    std::ostringstream msg;
+    msg << what << ": a ciphertext has scale 2^" << std::log2(ct.scale()) << ", its tensor declares 2^"
+        << std::log2(scale);
+    throw std::invalid_argument(msg.str());
+  }
+}
+
 std::string SaveCiphertext(const seal::Ciphertext& ct, seal::compr_mode_type mode) { return SaveToString(ct, mode); }
 
 seal::Ciphertext LoadCiphertext(const PublicContext& ctx, std::string_view bytes) {

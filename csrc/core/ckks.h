@@ -31,6 +31,11 @@ void Decrypt(const PublicContext& ctx, const SecretKey& sk, const seal::Cipherte
 // Checks that a secret key belongs to the key set of `ctx`.
 void CheckSameKeySet(const PublicContext& ctx, const SecretKey& sk);
 
+// Throws unless `ct` is at `level` and `scale` (-1 and 0: any), what its
+// HETensor declares and every later op relies on; `what` names the check.
+void CheckLevelAndScale(const PublicContext& ctx, const seal::Ciphertext& ct, int level, double scale,
+                        const char* what);
+
 // Ciphertext bytes. Loading validates them against the context's parameters.
 std::string SaveCiphertext(const seal::Ciphertext& ct, seal::compr_mode_type mode);
 seal::Ciphertext LoadCiphertext(const PublicContext& ctx, std::string_view bytes);

@@ -43,6 +43,41 @@ REGISTER_OP("HeDecrypt")
     .SetShapeFn([](InferenceContext* c) { return SlotValuesShapeFn(c, 2); })
     .Doc("Decrypts ciphertexts[...] into values[..., num_values], the first num_values slots of each.");
 
+REGISTER_OP("HeCheckLevelAndScale")
+    .Input("context: variant")
+    .Input("ciphertexts: variant")
+    .Input("scale: float64")
+    .Attr("level: int")
+    .Output("checked: variant")
+    .SetShapeFn(SameShapeAsA)
+    .Doc("The ciphertexts, once each is loaded and found at `level` and `scale` (what their HETensor declares). "
+         "Ciphertexts that arrived from elsewhere pass through it before they are decrypted.");
+
+class CheckLevelAndScaleOp : public OpKernel {
+ public:
+  explicit CheckLevelAndScaleOp(OpKernelConstruction* c) : OpKernel(c) {
+    OP_REQUIRES_OK(c, c->GetAttr("level", &level_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const PublicContextVariant* context;
+    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
+    const Tensor& cts = ctx->input(1);
+    OP_REQUIRES_OK(ctx, CheckCiphertextInput(ctx, cts, "ciphertexts"));
+    const Tensor& scale = ctx->input(2);
+    OP_REQUIRES(ctx, scale.NumElements() == 1, absl::InvalidArgumentError(type_string() + ": scale must be a scalar"));
+    const PublicContext& pc = *context->get();
+    const double s = scale.flat<double>()(0);
+    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, cts.NumElements(), kCiphertextCost / 100, [&](std::int64_t i) {
+                     CheckLevelAndScale(pc, CiphertextAt(cts, i).Get(pc), level_, s, "decrypt");
+                   }));
+    ctx->set_output(0, cts);
+  }
+
+ private:
+  int level_;
+};
+
 class EncryptOp : public OpKernel {
  public:
   explicit EncryptOp(OpKernelConstruction* c) : OpKernel(c) {}
@@ -104,5 +139,6 @@ class DecryptOp : public OpKernel {
 REGISTER_KERNEL_BUILDER(Name("HeEncrypt").Device(tensorflow::DEVICE_CPU), EncryptOp);
 REGISTER_KERNEL_BUILDER(Name("HeEncryptSymmetric").Device(tensorflow::DEVICE_CPU), EncryptSymmetricOp);
 REGISTER_KERNEL_BUILDER(Name("HeDecrypt").Device(tensorflow::DEVICE_CPU), DecryptOp);
+REGISTER_KERNEL_BUILDER(Name("HeCheckLevelAndScale").Device(tensorflow::DEVICE_CPU), CheckLevelAndScaleOp);
 
 }  // namespace he_tf

@@ -1,7 +1,6 @@
 // Ciphertexts to and from tf.string tensors, one string per ciphertext.
 #include <zlib.h>
 
-#include <cmath>
 #include <cstring>
 
 #include "core/ckks.h"
@@ -9,7 +8,6 @@
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
-#include "seal/util/common.h"
 #include "tf/kernel_util.h"
 
 namespace he_tf {
@@ -42,18 +40,6 @@ REGISTER_OP("HeDeserialize")
 std::uint32_t Checksum(std::string_view payload) {
   return static_cast<std::uint32_t>(
       crc32(0, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
-}
-
-// The level and scale a ciphertext's HETensor declares, which every later op relies on.
-void CheckLevelAndScale(const PublicContext& pc, const seal::Ciphertext& ct, int level, double scale) {
-  if (level >= 0 && pc.Level(ct) != level) {
-    throw std::invalid_argument("a serialized ciphertext is at level " + std::to_string(pc.Level(ct)) +
-                                ", its tensor declares level " + std::to_string(level));
-  }
-  if (scale > 0 && !seal::util::are_close(ct.scale(), scale)) {
-    throw std::invalid_argument("a serialized ciphertext has scale 2^" + std::to_string(std::log2(ct.scale())) +
-                                ", its tensor declares 2^" + std::to_string(std::log2(scale)));
-  }
 }
 
 class SerializeOp : public OpKernel {
@@ -118,7 +104,7 @@ class DeserializeOp : public OpKernel {
                        throw std::invalid_argument("a serialized ciphertext is corrupted (checksum mismatch)");
                      }
                      seal::Ciphertext ct = LoadCiphertext(pc, payload);
-                     CheckLevelAndScale(pc, ct, level_, scale);
+                     CheckLevelAndScale(pc, ct, level_, scale, "a serialized ciphertext");
                      result(i) = Wrap(pc, std::move(ct));
                    }));
   }

@@ -63,13 +63,22 @@ def encrypt_with_context(
     )
 
 
+def checked_ciphertexts(x: HETensor) -> tf.Tensor:
+    """``x.ciphertexts``, each checked to be at the level and scale ``x`` declares.
+
+    Ciphertexts can arrive from elsewhere (another player, ``tf.io.parse_tensor``); one whose scale or
+    level differs from its tensor's would decrypt to a silently wrong value.
+    """
+    return ops.check_level_and_scale(x.context, x.ciphertexts, tf.constant(x.scale, tf.float64), level=x.level)
+
+
 def decrypt(secret: SecretKey, x: HETensor) -> tf.Tensor:
     """Decrypts ``x`` with the key set's :class:`SecretKey`; returns a tensor of x's dtype and shape."""
     if not isinstance(secret, SecretKey):
         raise TypeError(f"decrypt needs the SecretKey (keys.secret), got {type(secret).__name__}")
     if not isinstance(x, HETensor):
         raise TypeError(f"decrypt takes an HETensor, got {type(x).__name__}")
-    values = ops.decrypt(x.context, secret.tensor, x.ciphertexts, num_values=x.values_per_ciphertext)
+    values = ops.decrypt(x.context, secret.tensor, checked_ciphertexts(x), num_values=x.values_per_ciphertext)
     if x.packed_axis is not None:
         values = packing.unpack(values, x.packed_axis, x.packed_length)
     return tf.cast(tf.reshape(values, x.shape), x.dtype)

@@ -46,6 +46,7 @@ matmul_constants = _ops.he_mat_mul_constants
 matmul_diagonal = _ops.he_mat_mul_diagonal
 serialize = _ops.he_serialize
 deserialize = _ops.he_deserialize
+check_level_and_scale = _ops.he_check_level_and_scale
 random_ring = _ops.he_random_ring
 add_fixed_point = _ops.he_add_fixed_point
 encrypt_fixed_point = _ops.he_encrypt_fixed_point
