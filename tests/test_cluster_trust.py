@@ -35,8 +35,9 @@ HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 def _namespaces_allowed() -> bool:
     try:
-        return subprocess.run([*private_network.UNSHARE, "true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
+        private_network.check_namespaces()
+        return True
+    except RuntimeError:
         return False
 
 
@@ -176,15 +177,17 @@ def _keygen(path: Path) -> Path:
 def sshd(tmp_path):
     """An sshd of this user on a loopback port that accepts one key; (port, authorized key, other key)."""
     if SSHD is None or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
-        pytest.skip("OpenSSH (sshd, ssh, ssh-keygen) not installed: apt-get install openssh-server openssh-client")
+        pytest.skip("OpenSSH (sshd, ssh, ssh-keygen) not installed: "
+                    "apt-get install openssh-server openssh-client")
     if os.getuid() == 0 and not os.path.isdir("/run/sshd"):
-        os.makedirs("/run/sshd", mode=0o755)  # sshd's privilege separation directory (made at boot by its service)
+        os.makedirs("/run/sshd", mode=0o755)  # sshd's privilege separation directory (its service makes it)
     authorized, stranger = _keygen(tmp_path / "authorized"), _keygen(tmp_path / "stranger")
     host_key = _keygen(tmp_path / "host")
     (tmp_path / "authorized_keys").write_text((tmp_path / "authorized.pub").read_text())
     ssh_port = free_port()
     (tmp_path / "sshd_config").write_text(
-        f"ListenAddress 127.0.0.1:{ssh_port}\nHostKey {host_key}\nAuthorizedKeysFile {tmp_path}/authorized_keys\n"
+        f"ListenAddress 127.0.0.1:{ssh_port}\nHostKey {host_key}\n"
+        f"AuthorizedKeysFile {tmp_path}/authorized_keys\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
         f"PidFile {tmp_path}/sshd.pid\nAllowStreamLocalForwarding yes\nAllowTcpForwarding yes\n")
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(tmp_path / "sshd_config")], stderr=subprocess.PIPE,
@@ -194,7 +197,8 @@ def sshd(tmp_path):
         while time.monotonic() < deadline and not listening(ssh_port) and proc.poll() is None:
             time.sleep(0.1)
         if not listening(ssh_port):
-            pytest.skip(f"sshd did not start: {proc.stderr.read().decode()[-500:] if proc.poll() else 'timeout'}")
+            reason = proc.stderr.read().decode()[-500:] if proc.poll() is not None else "timeout"
+            pytest.skip(f"sshd did not start: {reason}")
         yield ssh_port, authorized, stranger
     finally:
         proc.terminate()
@@ -204,7 +208,8 @@ def sshd(tmp_path):
 def _tunnel(ssh_port: int, key: Path, local_port: int, remote_socket: Path) -> subprocess.Popen:
     return subprocess.Popen(
         ["ssh", "-N", "-p", str(ssh_port), "-i", str(key), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ExitOnForwardFailure=yes",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "ExitOnForwardFailure=yes",
          "-L", f"127.0.0.1:{local_port}:{remote_socket}", f"{os.environ.get('USER', 'root')}@127.0.0.1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
 

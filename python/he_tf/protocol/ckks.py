@@ -189,9 +189,9 @@ class CKKS(Protocol):
             return bits
         most = int(math.floor(math.log2(scale) - 5 - half_log_n))  # the largest f that leaves 1 bit
         raise ValueError(
-            f"no room for noise flooding: flood_bits = floor(log2(scale) {math.log2(scale):g} - fraction_bits "
-            f"{fraction_bits} - 4 - log2(N)/2 {half_log_n:g}) = {bits} <= 0, so converting to shares would "
-            f"hide none of the evaluator's ciphertext noise. Fixes: fraction_bits <= {most} in "
+            f"no room for noise flooding: flood_bits = floor(log2(scale) {math.log2(scale):g} - "
+            f"fraction_bits {fraction_bits} - 4 - log2(N)/2 {half_log_n:g}) = {bits} <= 0, so converting to "
+            f"shares would hide none of the evaluator's ciphertext noise. Fixes: fraction_bits <= {most} in "
             "SecretSharing(...); a larger scale (Params scale_bits); or pass flood_bits to CKKS(...) "
             "explicitly (flood_bits=0 disables flooding knowingly)"
         )

@@ -91,7 +91,7 @@ def get_config() -> Config:
 
 # What a peer that reaches a player's TensorFlow server can do: stated by serve-player and the docs.
 EXPOSURE = (
-    "TensorFlow's gRPC server listens on this port on every interface of this host (it has no bind-address "
+    "TensorFlow's gRPC server listens on this port on every interface of {where} (it has no bind-address "
     "option: the host part of the address does not restrict it), without authentication or encryption. Any "
     "peer that reaches the port can run any TensorFlow op in this process as user {user}: read and write any "
     "file this user may (and so run programs as this user), open network connections from this host, and "

@@ -25,6 +25,7 @@ import pathlib
 import socket
 import stat
 import struct
+import subprocess
 import threading
 from typing import Callable
 
@@ -33,6 +34,20 @@ from he_tf.protocol.players import ClusterConfig, _split_address
 DRIVER_JOB = "localhost"  # TensorFlow's job of the process that connects (ClusterConfig.connect)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 UNSHARE = ("unshare", "--user", "--map-root-user", "--net", "--")
+
+
+def check_namespaces() -> None:
+    """Raises RuntimeError, saying why and what to do, unless ``unshare`` can make the namespaces."""
+    try:
+        result = subprocess.run([*UNSHARE, "true"], capture_output=True, text=True, timeout=30)
+        problem = result.stderr.strip() if result.returncode else ""
+    except (OSError, subprocess.TimeoutExpired) as e:
+        problem = str(e)
+    if problem:
+        raise RuntimeError(f"cannot create a user and network namespace with `{' '.join(UNSHARE)} true`: "
+                           f"{problem}. Allow unprivileged user namespaces (sysctl user.max_user_namespaces, "
+                           "or kernel.unprivileged_userns_clone=1 on Debian), or keep the port unreachable "
+                           "with a firewall instead")
 
 
 def socket_path(directory: str | os.PathLike, job: str, task: int) -> pathlib.Path:
@@ -72,11 +87,13 @@ def check_directory(directory: str | os.PathLike) -> pathlib.Path:
     try:
         info = path.stat()
     except OSError as e:
-        raise ValueError(f"socket directory {path}: {e.strerror}; create it with `mkdir -m 700 {path}`") from None
+        raise ValueError(f"socket directory {path}: {e.strerror}; create it with `mkdir -m 700 {path}`"
+                         ) from None
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise ValueError(f"socket directory {path} must be a directory owned by this user (uid {os.getuid()}) "
-                         f"with mode 0700, got uid {info.st_uid} mode {stat.S_IMODE(info.st_mode):04o}: anyone "
-                         f"who can connect to its sockets can run any op on the tasks; `chmod 700 {path}`")
+        raise ValueError(f"socket directory {path} must be a directory owned by this user (uid "
+                         f"{os.getuid()}) with mode 0700, got uid {info.st_uid} mode "
+                         f"{stat.S_IMODE(info.st_mode):04o}: anyone who can connect to its sockets can run "
+                         f"any op on the tasks; `chmod 700 {path}`")
     return path
 
 

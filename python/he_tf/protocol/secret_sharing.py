@@ -16,7 +16,9 @@ of 2^-f except with probability about |product| * 2^(2f) / 2^64 per element (``r
 Security model: semi-honest players, a dealer that colludes with neither player. Every tensor that
 reaches a player goes through ``transcript.send``/``place``, so ``he_tf.protocol.recording()`` shows
 who saw what: each player sees one share of every private value, the masked openings, and its share
-of each triple; the dealer receives nothing.
+of each triple; the dealer receives no value, only (in a ``tf.function`` with dimensions known at run
+time only) the shapes of the factors, sent by the first party (kind ``"shape"``): no op on the dealer's
+device reads a share.
 
 Randomness: every mask, share and triple is drawn on the drawing player's device by ``ops.random_ring``
 (SEAL's Blake2xb PRNG seeded by the operating system); ``uniform=fn(player, shape)`` replaces it.
