@@ -140,7 +140,7 @@ def test_a_peer_with_the_sockets_runs_ops_on_every_player(private_cluster):
     from tensorflow.python.eager import context
 
     config, sockets, _ = private_cluster
-    private_network.forward(config, sockets, (private_network.DRIVER_JOB, 0))
+    forwarders = private_network.forward(config, sockets, (private_network.DRIVER_JOB, 0))
     previous = he_tf.get_config()
     try:
         config.connect(timeout=30)
@@ -163,6 +163,8 @@ def test_a_peer_with_the_sockets_runs_ops_on_every_player(private_cluster):
     finally:
         he_tf.set_config(previous)
         context._reset_context()  # drop the remote tasks before their servers stop
+        forwarders.close()
+    assert all(listening(port(a)) == [] for a in config.addresses.values())  # the forwarders stopped
 
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)

@@ -16,6 +16,7 @@ import tensorflow as tf
 import he_tf
 from he_tf.protocol import CKKS, SecretSharing, recording
 from he_tf.protocol.players import Config
+from tensorflow.python.framework.ops import EagerTensor
 
 PLAYERS = ("alice", "bob", "dealer", "client")
 DEVICES = {p: f"/job:localhost/replica:0/task:0/device:CPU:{i}" for i, p in enumerate(PLAYERS)}
@@ -31,9 +32,12 @@ PLAYER_OF = {_canonical(d): p for p, d in DEVICES.items()}
 
 @pytest.fixture
 def separate_devices():
-    before = he_tf.get_config()
+    """Each player on its own device string; eager ops (key generation) fall back to the one real CPU."""
+    before, soft = he_tf.get_config(), tf.config.get_soft_device_placement()
     he_tf.set_config(Config(DEVICES))
+    tf.config.set_soft_device_placement(True)
     yield
+    tf.config.set_soft_device_placement(soft)
     he_tf.set_config(before)
 
 
@@ -54,9 +58,12 @@ def crossings(graph, transcript) -> list[str]:
     sends = {}  # op name of a send's result on the receiver -> (sender, receiver)
     for entry in transcript:
         for t in tf.nest.flatten(entry.value, expand_composites=True):
-            if entry.sender is not None:
+            if entry.sender is not None and not isinstance(t, EagerTensor):  # eager: sent before tracing
                 sends[t.op.name] = (entry.sender, entry.receiver)
     owners: dict[str, frozenset] = {}  # tensor name -> players whose private ops it derives from
+    for external, internal in graph.captures:  # eager tensors the function uses belong to their device's player
+        player = PLAYER_OF.get(_canonical(external.device))
+        owners[internal.name] = frozenset() if player is None else frozenset({player})
     bad = []
     for op in graph.get_operations():
         player = PLAYER_OF.get(_canonical(op.device))
@@ -116,6 +123,23 @@ def test_crossings_finds_an_unrecorded_read(separate_devices):
         graph = tf.function(leak, input_signature=DYNAMIC[:1]).get_concrete_function().graph
     found = crossings(graph, transcript)
     assert len(found) == 1 and "on dealer reads" in found[0] and "alice" in found[0], found
+
+
+def test_conversions_cross_players_only_through_recorded_sends(separate_devices):
+    """HE -> shares -> a dealt square -> HE -> decrypted, traced: every crossing is a recorded send."""
+    ckks = CKKS(key_owner="client", evaluator="alice", params=he_tf.Params.for_depth(2), rotations=None)
+    ss = SecretSharing(players=("alice", "client"), dealer="dealer")
+
+    def fn(x):
+        with ckks:
+            shares = he_tf.convert(ckks.define_private_input("client", lambda: x), to=ss)
+            return ckks.define_output("client", None, he_tf.convert(ss.square(shares), to=ckks) * 2.0)
+
+    with recording() as transcript:
+        graph = tf.function(fn).get_concrete_function(tf.TensorSpec([4, 3], tf.float64)).graph
+    assert crossings(graph, transcript) == []
+    assert {e.kind for e in transcript if e.sender is not None} == {"ciphertext", "masked", "share"}
+    assert transcript.received_by("dealer") == []
 
 
 @pytest.mark.parametrize("n, m", [(1, 1), (5, 2)])

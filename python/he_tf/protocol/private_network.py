@@ -105,20 +105,49 @@ def bring_up_loopback() -> None:
         fcntl.ioctl(s, 0x8914, request.pack(b"lo", flags | 1))  # SIOCSIFFLAGS, IFF_UP
 
 
-def forward(config: ClusterConfig, directory: str | os.PathLike, own: tuple[str, int]) -> None:
+class Forwarders:
+    """The listeners :func:`forward` started; :meth:`close` stops accepting (open connections go on)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[socket.socket] = []
+
+    def add(self, listener: socket.socket, connect: Callable[[], socket.socket]) -> None:
+        self._listeners.append(listener)
+        threading.Thread(target=_accept, args=(listener, connect), daemon=True).start()
+
+    def close(self) -> None:
+        for listener in self._listeners:
+            path = listener.getsockname() if listener.family == socket.AF_UNIX else None
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (Linux)
+            except OSError:
+                pass
+            listener.close()
+            if path:
+                pathlib.Path(path).unlink(missing_ok=True)
+        self._listeners.clear()
+
+
+def forward(config: ClusterConfig, directory: str | os.PathLike, own: tuple[str, int]) -> Forwarders:
     """Starts the forwarders of task `own` (``(job, task)``) in daemon threads.
 
     Its own server (``127.0.0.1:port``) becomes reachable through its socket; every other task's
     loopback address leads to that task's socket. Returns once every listener is bound.
     """
     directory = check_directory(directory)
-    ports = tasks(config)
-    for key, port in ports.items():
-        path = socket_path(directory, *key)
-        if key == own:
-            _listen(_unix_listener(path), lambda port=port: socket.create_connection(("127.0.0.1", port)))
-        else:
-            _listen(_tcp_listener(port), lambda path=path: _unix_connection(path))
+    forwarders = Forwarders()
+    try:
+        for key, port in tasks(config).items():
+            path = socket_path(directory, *key)
+            if key == own:
+                forwarders.add(_unix_listener(path),
+                               lambda port=port: socket.create_connection(("127.0.0.1", port)))
+            else:
+                forwarders.add(_tcp_listener(port), lambda path=path: _unix_connection(path))
+    except OSError:
+        forwarders.close()
+        raise
+    return forwarders
 
 
 def _unix_listener(path: pathlib.Path) -> socket.socket:
@@ -152,19 +181,20 @@ def _unix_connection(path: pathlib.Path) -> socket.socket:
     return s
 
 
-def _listen(listener: socket.socket, connect: Callable[[], socket.socket]) -> None:
-    def accept() -> None:
-        while True:
+def _accept(listener: socket.socket, connect: Callable[[], socket.socket]) -> None:
+    """Joins each accepted connection to a new one from `connect()`, until the listener is closed."""
+    while True:
+        try:
             incoming, _ = listener.accept()
-            try:
-                outgoing = connect()
-            except OSError:  # the other end is not up (yet): the caller's gRPC retries
-                incoming.close()
-                continue
-            for a, b in ((incoming, outgoing), (outgoing, incoming)):
-                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
+        except OSError:  # closed
+            return
+        try:
+            outgoing = connect()
+        except OSError:  # the other end is not up (yet): the caller's gRPC retries
+            incoming.close()
+            continue
+        for a, b in ((incoming, outgoing), (outgoing, incoming)):
+            threading.Thread(target=_pump, args=(a, b), daemon=True).start()
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:
