@@ -48,18 +48,26 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
 
-def start_servers(config_path: Path, log_dir: Path) -> list[subprocess.Popen]:
-    """One serve-player process per player; returns them once each printed its ready line."""
+STARTUP: dict[str, str] = {}  # player -> what its serve-player printed before serving (the fixture's)
+
+
+def start_servers(config_path: Path, log_dir: Path, players=PLAYERS, options=(),
+                  startup: dict | None = None) -> list[subprocess.Popen]:
+    """One serve-player process per player; returns them once each printed its ready line.
+
+    `options` are more serve-player arguments; `startup`, if given, receives each player's output up to
+    and including its ready line.
+    """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     procs = []
-    for player in PLAYERS:
+    for player in players:
         log = open(log_dir / f"{player}.log", "w")
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "he_tf", "serve-player", "--config", str(config_path), "--player", player],
-            stdout=subprocess.PIPE, stderr=log, text=True, env=env, preexec_fn=_die_with_parent))
+            [sys.executable, "-m", "he_tf", "serve-player", "--config", str(config_path), "--player", player,
+             *options], stdout=subprocess.PIPE, stderr=log, text=True, env=env, preexec_fn=_die_with_parent))
         log.close()
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    waiting = {p.stdout: (player, p) for player, p in zip(PLAYERS, procs)}
+    waiting = {p.stdout: (player, p) for player, p in zip(players, procs)}
     while waiting:
         ready, _, _ = select.select(list(waiting), [], [], max(0.0, deadline - time.monotonic()))
         if not ready:
@@ -68,10 +76,15 @@ def start_servers(config_path: Path, log_dir: Path) -> list[subprocess.Popen]:
                                f"{STARTUP_TIMEOUT:g} s; logs in {log_dir}")
         for stream in ready:
             player, proc = waiting.pop(stream)
-            if "serving" not in stream.readline():  # EOF: the server exited (e.g. its port was taken)
+            lines = [stream.readline()]  # the lines before the ready line are printed with it, at once
+            while lines[-1] and "serving" not in lines[-1]:
+                lines.append(stream.readline())
+            if not lines[-1]:  # EOF: the server exited (e.g. its port was taken)
                 stop_servers(procs)
-                raise OSError(f"server of {player!r} exited ({proc.wait()}): "
+                raise OSError(f"server of {player!r} exited ({proc.wait()}): {''.join(lines)}"
                               f"{(log_dir / f'{player}.log').read_text()[-2000:]}")
+            if startup is not None:
+                startup[player] = "".join(lines)
     return procs
 
 
@@ -97,7 +110,7 @@ def cluster(tmp_path_factory):
         config = ClusterConfig({p: f"127.0.0.1:{free_port()}" for p in PLAYERS})
         config.to_json(work / "cluster.json")
         try:
-            procs = start_servers(work / "cluster.json", work)
+            procs = start_servers(work / "cluster.json", work, startup=STARTUP)
             break
         except OSError:
             if attempt == ATTEMPTS - 1:
@@ -113,6 +126,19 @@ def cluster(tmp_path_factory):
         # functions made before keep working), so later tests do not talk to stopped servers.
         context._reset_context()
         stop_servers(procs)
+
+
+def listening(port: int) -> list[str]:
+    """Local addresses of this network namespace's listening TCP sockets on `port` (from /proc/net)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for row in f.readlines()[1:]:
+                local, state = row.split()[1], row.split()[3]
+                address, hex_port = local.split(":")
+                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    found.append(address)
+    return found
 
 
 def assert_received_on_own_task(transcript, config: ClusterConfig) -> None:
@@ -167,6 +193,18 @@ def test_bad_config_file_is_named(tmp_path):
 
 
 # --- across server processes ----------------------------------------------------------------------
+
+
+def test_servers_listen_on_every_interface_and_say_so(cluster):
+    """The addresses say 127.0.0.1, yet TensorFlow binds the port on every interface; serve-player says so."""
+    for player, address in cluster.addresses.items():
+        bound = listening(int(address.rsplit(":", 1)[1]))
+        assert bound and all(set(a) == {"0"} for a in bound), (player, bound)  # 0.0.0.0 or [::]
+        text = STARTUP[player]
+        for claim in ("every interface of this host", "without authentication", "run any TensorFlow op",
+                      "read and write any file", "network connections from this host",
+                      "including the secret key", "--private-network DIR"):
+            assert claim in text, (claim, text)
 
 
 def test_ckks_matmul_across_processes(cluster):

@@ -28,6 +28,13 @@ SERVE_DESCRIPTION = """\
 Runs the TensorFlow server of one player of a he_tf.ClusterConfig until
 interrupted. The server executes the ops the driving process places on this
 player's device, with he_tf's op library loaded in this process.
+
+TensorFlow's gRPC server listens on its port on every interface (there is no
+bind-address option) and runs any op from any peer that reaches the port,
+unauthenticated. With --private-network DIR the server runs in its own
+network namespace: its port is then reachable only through the Unix socket
+DIR/<job>-<task>.sock (mode 0600 in a directory of mode 0700), which other
+hosts reach through SSH (ssh -N -L SOCK:SOCK host); see docs/protocols.md.
 """
 
 
@@ -88,11 +95,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help='the cluster config, {"job": "player", "players": {"client": "host:port", ...}} '
                        "(ClusterConfig.to_json); every host uses the same file")
     serve.add_argument("--player", required=True, metavar="NAME", help="the player whose server to run here")
+    serve.add_argument("--private-network", metavar="DIR", default=None,
+                       help="run in a new user and network namespace (unshare), reachable only through Unix "
+                       "sockets in DIR (yours, mode 0700): DIR/<job>-<task>.sock for this server, the other "
+                       "tasks' sockets for them; every address in the config must be 127.0.0.1:PORT and the "
+                       "config needs a \"driver\" address")
     return parser
 
 
-def serve_player(config_path: str, player: str) -> int:
-    """Starts ``player``'s server from the JSON cluster config and serves until killed."""
+# Set (to the user's name) for the process re-executed under unshare.
+INSIDE_PRIVATE_NETWORK = "HE_TF_INSIDE_PRIVATE_NETWORK"
+
+
+def serve_player(config_path: str, player: str, private_network: str | None = None) -> int:
+    """Starts ``player``'s server from the JSON cluster config and serves until killed.
+
+    With `private_network` (a directory), re-executes itself in a new user and network namespace first,
+    then forwards its port and the other tasks' through the Unix sockets of that directory.
+    """
+    import getpass
+    import os
+
+    from he_tf.protocol import private_network as pn
     from he_tf.protocol.players import ClusterConfig, UnknownPlayerError
 
     try:
@@ -100,20 +124,55 @@ def serve_player(config_path: str, player: str) -> int:
         if player not in config.players:
             raise UnknownPlayerError(f"player {player!r} is not in {config_path}; its players are "
                                      f"{', '.join(config.players)}")
+        user = os.environ.get(INSIDE_PRIVATE_NETWORK) or getpass.getuser()
+        if private_network is not None:
+            private_network = os.path.abspath(private_network)
+            pn.tasks(config)
+            pn.check_directory(private_network)
+            if INSIDE_PRIVATE_NETWORK not in os.environ:
+                pn.check_namespaces()
+                argv = [*pn.UNSHARE, sys.executable, "-m", "he_tf", "serve-player", "--config", config_path,
+                        "--player", player, "--private-network", private_network]
+                sys.stdout.flush()
+                # The user's name from outside: inside the namespace this user is uid 0.
+                os.execvpe(argv[0], argv, dict(os.environ, **{INSIDE_PRIVATE_NETWORK: user}))
+            pn.bring_up_loopback()
+            pn.forward(config, private_network, (config.job, config.task_index(player)))
         server = config.start_server(player)
-    except (ValueError, RuntimeError) as e:  # UnknownPlayerError is a ValueError
+    except (ValueError, RuntimeError, OSError) as e:  # UnknownPlayerError is a ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
-    # One line that scripts (and tests) wait for before connecting.
-    print(f"he_tf: player {player!r} serving {config.device(player)} at {config.address(player)}", flush=True)
+    for line in _startup_lines(config, player, private_network, user):
+        print(f"he_tf: {line}", flush=True)
     server.join()
     return 0
+
+
+def _startup_lines(config, player: str, private_network: str | None, user: str) -> list[str]:
+    """What a peer reaching the port can do, where the server listens, what to do; then the ready line."""
+    from he_tf.protocol import private_network as pn
+    from he_tf.protocol.players import EXPOSURE
+
+    port = config.address(player).rsplit(":", 1)[1]
+    if private_network is None:
+        where = (f"listening on port {port} of every interface of this host. Keep it unreachable from anyone "
+                 "you would not let run programs as this user (firewall, VPN), or restart with "
+                 "--private-network DIR (docs/protocols.md, 'Trust').")
+    else:
+        own = pn.socket_path(private_network, config.job, config.task_index(player))
+        where = (f"listening on port {port} inside a private network namespace (loopback only): it is "
+                 f"reachable from outside only through the Unix socket {own}, i.e. by this user and root on "
+                 "this host and by whoever they forward it to (ssh -N -L SOCK:SOCK host).")
+    host = "this host" if private_network is None else "its own network namespace (loopback only)"
+    return [EXPOSURE.format(user=user, where=host), where,
+            # The last line, which scripts (and tests) wait for before connecting.
+            f"player {player!r} serving {config.device(player)} at {config.address(player)}"]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve-player":
-        return serve_player(args.config, args.player)
+        return serve_player(args.config, args.player, args.private_network)
     from he_tf.models import demo
 
     options = demo.Options(datasets=tuple(args.datasets), layout=args.layout, output=args.output,

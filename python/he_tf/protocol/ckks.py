@@ -78,7 +78,7 @@ class CKKS(Protocol):
         coefficients uniform in ``[-2^flood_bits, 2^flood_bits]`` before the key owner decrypts, to
         hide the ciphertext noise (which depends on the evaluator's computation). ``None`` picks the
         largest amount that costs at most ``2^-(fraction_bits + 4)`` of precision, see
-        :meth:`default_flood_bits`; 0 disables it.
+        :meth:`default_flood_bits` (``ValueError`` when that leaves no flooding at all); 0 disables it.
     """
 
     name = "ckks"
@@ -171,12 +171,30 @@ class CKKS(Protocol):
         """Flooding that costs about ``2^-(fraction_bits + 4)`` in the value at ``scale``.
 
         A random polynomial with coefficients of magnitude ``2^flood_bits`` shifts each decoded slot
-        by about ``2^flood_bits * sqrt(N) / scale``.
+        by about ``2^flood_bits * sqrt(N) / scale``. An explicit ``flood_bits`` (0 included) is returned
+        as given.
+
+        Raises
+        ------
+        ValueError
+            With ``flood_bits=None``, when that amount is <= 0 (``fraction_bits`` too close to
+            ``log2(scale)``): converting would hide none of the evaluator's noise. The message names the
+            numbers and the fixes.
         """
         if self.flood_bits is not None:
             return self.flood_bits
         half_log_n = math.log2(self.params.poly_modulus_degree) / 2
-        return max(0, int(math.floor(math.log2(scale) - fraction_bits - 4 - half_log_n)))
+        bits = int(math.floor(math.log2(scale) - fraction_bits - 4 - half_log_n))
+        if bits > 0:
+            return bits
+        most = int(math.floor(math.log2(scale) - 5 - half_log_n))  # the largest f that leaves 1 bit
+        raise ValueError(
+            f"no room for noise flooding: flood_bits = floor(log2(scale) {math.log2(scale):g} - "
+            f"fraction_bits {fraction_bits} - 4 - log2(N)/2 {half_log_n:g}) = {bits} <= 0, so converting to "
+            f"shares would hide none of the evaluator's ciphertext noise. Fixes: fraction_bits <= {most} in "
+            "SecretSharing(...); a larger scale (Params scale_bits); or pass flood_bits to CKKS(...) "
+            "explicitly (flood_bits=0 disables flooding knowingly)"
+        )
 
     # --- private values -----------------------------------------------------------------------------
     def define_private_input(self, player: str, fn: Callable[[], object]) -> HETensor:

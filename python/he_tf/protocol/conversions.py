@@ -110,8 +110,9 @@ def ckks_to_shares(x: HETensor, source: CKKS, target: SecretSharing) -> SharedTe
     Raises
     ------
     ValueError
-        If the parties differ from the key owner and evaluator, or the ciphertext's level lacks the
-        headroom for the mask (:func:`check_headroom`).
+        If the parties differ from the key owner and evaluator, the ciphertext's level lacks the
+        headroom for the mask (:func:`check_headroom`), or the default flooding would be none
+        (``CKKS.default_flood_bits``).
     """
     if not isinstance(x, HETensor) or not source.owns(x):
         raise TypeError(f"convert from {source!r} takes one of its HETensors, got {type(x).__name__}")
@@ -119,11 +120,11 @@ def ckks_to_shares(x: HETensor, source: CKKS, target: SecretSharing) -> SharedTe
     f = target.fraction_bits
     bits = mask_bits(source, f)
     check_headroom(source, x.he_params, x.level, x.scale, "converting to secret shares")
+    flood = source.default_flood_bits(f, x.scale)
     evaluator, owner = source.evaluator, source.key_owner
     with tf.device(_device(evaluator)):
         # Every slot is masked, not only the n in use: the key owner decrypts whole ciphertexts.
         r = _mask(x.ciphertexts.shape.as_list() + [x.he_params.slot_count], bits)
-        flood = source.default_flood_bits(f, x.scale)
         masked = x.with_ciphertexts(ops.add_fixed_point(x.context, x.ciphertexts, r, fraction_bits=f,
                                                         flood_bits=flood))
     received = source.send(masked, to=owner, sender=evaluator, kind="masked", label="HE->shares masked value")

@@ -89,6 +89,16 @@ def get_config() -> Config:
     return _config
 
 
+# What a peer that reaches a player's TensorFlow server can do: stated by serve-player and the docs.
+EXPOSURE = (
+    "TensorFlow's gRPC server listens on this port on every interface of {where} (it has no bind-address "
+    "option: the host part of the address does not restrict it), without authentication or encryption. Any "
+    "peer that reaches the port can run any TensorFlow op in this process as user {user}: read and write any "
+    "file this user may (and so run programs as this user), open network connections from this host, and "
+    "read any tensor of this process, including the secret key if this player holds it."
+)
+
+
 class ServerUnreachableError(ConnectionError):
     """A player's TensorFlow server does not answer at its configured address."""
 
@@ -126,6 +136,10 @@ class ClusterConfig(Config):
     job
         The TensorFlow job of the players (a letter, then letters, digits, ``_``); not ``localhost``,
         the job of the process that connects.
+    driver
+        ``"host:port"`` of the gRPC server that :meth:`connect` starts in the driving process (its job
+        ``localhost``), as the players reach it; None lets TensorFlow pick a free port. Needed for a
+        private network (``he_tf.protocol.private_network``), where every task's port is fixed.
 
     Raises
     ------
@@ -142,7 +156,7 @@ class ClusterConfig(Config):
     >>> set_config(config)
     """
 
-    def __init__(self, addresses: Mapping[str, str], job: str = "player"):
+    def __init__(self, addresses: Mapping[str, str], job: str = "player", driver: str | None = None):
         if not isinstance(addresses, Mapping):
             raise TypeError("ClusterConfig takes a mapping of player names to 'host:port' addresses")
         if not isinstance(job, str) or not _JOB_NAME.fullmatch(job) or job == "localhost":
@@ -150,13 +164,16 @@ class ClusterConfig(Config):
                              f"than 'localhost', got {job!r}")
         for player, address in addresses.items():
             _split_address(player, address)
-        values = list(addresses.values())
+        if driver is not None:
+            _split_address("the driver", driver)
+        values = list(addresses.values()) + ([] if driver is None else [driver])
         repeated = sorted({a for a in values if values.count(a) > 1})
         if repeated:
             raise ValueError(f"each player needs its own server address; given to several: {repeated}")
         super().__init__({player: f"/job:{job}/replica:0/task:{i}/device:CPU:0"
                           for i, player in enumerate(addresses)})
         self.job = job
+        self.driver = driver
         self._addresses = dict(addresses)
 
     @property
@@ -189,6 +206,11 @@ class ClusterConfig(Config):
         method loads it (``he_tf.ops``), with the ciphertext and public-context variant decoders that
         tensors arriving from other tasks need.
 
+        The server listens on the address's port on every interface of this host, whatever its host
+        part (TensorFlow binds ``[::]:port``; no option of ``tf.distribute.Server`` changes that), and
+        runs any op from any peer that reaches the port, unauthenticated (:data:`EXPOSURE`). Run it in
+        a private network (``python -m he_tf serve-player --private-network DIR``) or behind a firewall.
+
         Raises
         ------
         UnknownPlayerError
@@ -202,8 +224,6 @@ class ClusterConfig(Config):
 
         task = self.task_index(player)
         try:
-            # TensorFlow's gRPC server listens on all interfaces at the address's port (it has no
-            # bind-address option) and trusts every peer: keep the port inside a trusted network.
             return tf.distribute.Server(self.cluster_spec, job_name=self.job, task_index=task,
                                         protocol="grpc", start=start)
         except (tf.errors.OpError, ValueError) as e:
@@ -241,7 +261,8 @@ class ClusterConfig(Config):
         Calls ``tf.config.experimental_connect_to_cluster``: this process joins as job ``localhost``
         (TensorFlow picks its port) and drives the computation. Every Python value it feeds (what a
         ``define_private_input`` function returns) or fetches (``.numpy()`` of an output) passes
-        through this process, and so does key generation: run it where those values may be.
+        through this process, and so does key generation: run it where those values may be. The
+        driving process's own gRPC server (``driver``) is exposed like the players' (:data:`EXPOSURE`).
 
         Raises
         ------
@@ -252,15 +273,22 @@ class ClusterConfig(Config):
         import tensorflow as tf
 
         self.wait_for_servers(timeout)
-        tf.config.experimental_connect_to_cluster(self.cluster_spec)
+        spec = self.cluster_spec.as_dict()
+        if self.driver is not None:
+            spec["localhost"] = [self.driver]  # connect_to_cluster's own job: else a port TF picks
+        tf.config.experimental_connect_to_cluster(tf.train.ClusterSpec(spec))
         # Connecting is lazy: one op per task makes a wrong cluster fail here, not mid-protocol.
         for player in self.players:
             with tf.device(self.device(player)):
                 tf.constant(0).numpy()
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
-        """``{"job": ..., "players": {name: "host:port", ...}}``, written to ``path`` if given."""
-        text = json.dumps({"job": self.job, "players": self._addresses}, indent=2) + "\n"
+        """``{"job": ..., "players": {name: "host:port", ...}}`` (and ``"driver"`` when set), written to
+        ``path`` if given."""
+        data = {"job": self.job, "players": self._addresses}
+        if self.driver is not None:
+            data["driver"] = self.driver
+        text = json.dumps(data, indent=2) + "\n"
         if path is not None:
             pathlib.Path(path).write_text(text)
         return text
@@ -270,13 +298,14 @@ class ClusterConfig(Config):
         """Reads a :meth:`to_json` file; ValueError naming the file if it is not one."""
         try:
             data = json.loads(pathlib.Path(path).read_text())
-            players, job = data["players"], data.get("job", "player")
+            players, job, driver = data["players"], data.get("job", "player"), data.get("driver")
             if not isinstance(players, dict):
                 raise TypeError("'players' must map names to 'host:port'")
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"{path}: not a he_tf cluster config ({type(e).__name__}: {e}); expected "
                              '{"job": "player", "players": {"client": "host:port", ...}}') from None
-        return cls(players, job=job)
+        return cls(players, job=job, driver=driver)
 
     def __repr__(self) -> str:
-        return f"ClusterConfig({self._addresses}, job={self.job!r})"
+        driver = "" if self.driver is None else f", driver={self.driver!r}"
+        return f"ClusterConfig({self._addresses}, job={self.job!r}{driver})"

@@ -16,7 +16,9 @@ of 2^-f except with probability about |product| * 2^(2f) / 2^64 per element (``r
 Security model: semi-honest players, a dealer that colludes with neither player. Every tensor that
 reaches a player goes through ``transcript.send``/``place``, so ``he_tf.protocol.recording()`` shows
 who saw what: each player sees one share of every private value, the masked openings, and its share
-of each triple; the dealer receives nothing.
+of each triple; the dealer receives no value, only (in a ``tf.function`` with dimensions known at run
+time only) the shapes of the factors, sent by the first party (kind ``"shape"``): no op on the dealer's
+device reads a share.
 
 Randomness: every mask, share and triple is drawn on the drawing player's device by ``ops.random_ring``
 (SEAL's Blake2xb PRNG seeded by the operating system); ``uniform=fn(player, shape)`` replaces it.
@@ -25,7 +27,7 @@ Randomness: every mask, share and triple is drawn on the drawing player's device
 from __future__ import annotations
 
 import itertools
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
@@ -38,6 +40,8 @@ from he_tf.protocol.players import get_config
 from he_tf.protocol.protocol import Protocol
 
 Uniform = Callable[[str, object], tf.Tensor]
+# A static shape, or (static, dynamic int32 shape tensor) when some dimensions are only known at run time.
+Shape = Union[tf.TensorShape, tuple[tf.TensorShape, tf.Tensor]]
 
 
 class SharedTensor(tf.experimental.ExtensionType, PrivateTensor):
@@ -138,14 +142,26 @@ class SecretSharing(Protocol):
     def _device(self, player: str) -> str:
         return get_config().device(player)
 
-    def _random(self, player: str, like: tf.Tensor, static: Optional[tf.TensorShape] = None,
-                dynamic: Optional[Callable[[], tf.Tensor]] = None) -> tf.Tensor:
-        """Uniform ring elements drawn on `player`'s device, shaped like `like` (or `static`/`dynamic()`)."""
-        static = like.shape if static is None else static
+    def _random(self, player: str, shape: Shape) -> tf.Tensor:
+        """Uniform ring elements of `shape` drawn on `player`'s device.
+
+        `shape` is a static ``tf.TensorShape`` or, with unknown dimensions, a ``(static, dynamic)`` pair
+        whose dynamic int32 shape tensor already is on `player`'s device (:meth:`_shape_for`).
+        """
+        static, dynamic = (shape, None) if isinstance(shape, tf.TensorShape) else shape
         with tf.device(self._device(player)):
-            shape = static if static.is_fully_defined() else (dynamic() if dynamic else tf.shape(like))
-            r = self._uniform(player, shape)
-        return tf.ensure_shape(r, static)
+            return tf.ensure_shape(self._uniform(player, static if dynamic is None else dynamic), static)
+
+    def _shape_for(self, player: str, x: SharedTensor, label: str) -> Shape:
+        """`x`'s shape as `player` may use it: its static shape when fully known (public, no op touches a
+        share), else the first party's ``tf.shape`` of its own share, sent to `player` and recorded
+        (kind ``"shape"``): `player` never runs an op on a share."""
+        if x.shape.is_fully_defined():
+            return x.shape
+        sender = self.parties[0]
+        with tf.device(self._device(sender)):
+            static, dynamic = _shape_of(x.share0)
+        return static, transcript.send(dynamic, to=player, sender=sender, kind="shape", label=label)
 
     def _label(self, what: str) -> str:
         return f"{what}#{next(self._labels)}"
@@ -207,7 +223,7 @@ class SecretSharing(Protocol):
             plain = transcript.place(tf.convert_to_tensor(fn(), dtype_hint=tf.float64), on=player,
                                      kind="plaintext", label=label, origin=player)
             encoded = self.fixed_point.encode(plain)
-            s0, s1 = ring.share(encoded, self._random(player, encoded))
+            s0, s1 = ring.share(encoded, self._random(player, _shape_of(encoded)))
         shares = [self._hand_over(s, party, player, f"{label}[share {party}]", origin=player)
                   for party, s in enumerate((s0, s1))]
         return self._wrap(*shares, self.fraction_bits)
@@ -392,11 +408,16 @@ class SecretSharing(Protocol):
         c_static = (ring.broadcast_shape(kind, x.shape, y.shape) if kind == "multiply"
                     else ring.matmul_shape(x.shape, y.shape))  # also refuses bad shapes before any dealing
 
+        shape_x = self._shape_for(self.dealer, x, f"{label}[shape of x]")
+        shape_y = self._shape_for(self.dealer, y, f"{label}[shape of y]")
+
         def make():
-            a, b = self._random(self.dealer, x.share0), self._random(self.dealer, y.share0)
-            r_c = self._random(self.dealer, a, c_static, lambda: _product_shape(kind, a, b))
+            shape_c = c_static if c_static.is_fully_defined() else (  # from the received shapes only
+                c_static, _product_shape(kind, _dynamic(shape_x), _dynamic(shape_y)))
+            a, b = self._random(self.dealer, shape_x), self._random(self.dealer, shape_y)
             deal = beaver.multiply_triple if kind == "multiply" else beaver.matmul_triple
-            return deal(a, b, (self._random(self.dealer, a), self._random(self.dealer, b), r_c))
+            return deal(a, b, (self._random(self.dealer, shape_x), self._random(self.dealer, shape_y),
+                               self._random(self.dealer, shape_c)))
 
         triples = self._deal(label, make)
         masked = []
@@ -417,9 +438,11 @@ class SecretSharing(Protocol):
         bits = self._product_bits(x.fraction_bits, x.fraction_bits, "square")
         label = self._label("square")
 
+        shape = self._shape_for(self.dealer, x, f"{label}[shape of x]")
+
         def make():
-            a = self._random(self.dealer, x.share0)
-            return beaver.square_pair(a, (self._random(self.dealer, a), self._random(self.dealer, a)))
+            a = self._random(self.dealer, shape)
+            return beaver.square_pair(a, (self._random(self.dealer, shape), self._random(self.dealer, shape)))
 
         pairs = self._deal(label, make)
         masked = []
@@ -462,9 +485,18 @@ def default_uniform(player: str, shape) -> tf.Tensor:
     return ops.random_ring(tf.cast(shape, tf.int64))
 
 
-def _product_shape(kind: str, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    """The dynamic shape of a * b or a @ b."""
-    sa, sb = tf.shape(a), tf.shape(b)
+def _shape_of(t: tf.Tensor) -> Shape:
+    """`t`'s :data:`Shape`; a ``tf.shape`` op (under the caller's device) only when it is not fully known."""
+    return t.shape if t.shape.is_fully_defined() else (t.shape, tf.shape(t))
+
+
+def _dynamic(shape: Shape) -> tf.Tensor:
+    """The int32 shape tensor of a :data:`Shape` (a constant when it is static)."""
+    return tf.constant(shape.as_list(), tf.int32) if isinstance(shape, tf.TensorShape) else shape[1]
+
+
+def _product_shape(kind: str, sa: tf.Tensor, sb: tf.Tensor) -> tf.Tensor:
+    """The dynamic shape of a * b or a @ b from the operands' shape tensors."""
     if kind == "multiply":
         return tf.broadcast_dynamic_shape(sa, sb)
     return tf.concat([tf.broadcast_dynamic_shape(sa[:-2], sb[:-2]), [sa[-2], sb[-1]]], 0)

@@ -25,6 +25,7 @@ KINDS = (
     "masked",          # a value hidden by a random mask that another player holds
     "public_context",  # parameters and public keys
     "secret_key",
+    "shape",           # a tensor's dynamic shape (public metadata), e.g. for the dealer to size a triple
 )
 
 
