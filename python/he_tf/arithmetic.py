@@ -212,8 +212,9 @@ def _matmul_right(x: HETensor, w: tf.Tensor) -> HETensor:
     levels.require_levels(x, 1, "matmul")
     if w.shape.rank == 1:
         out = _matmul_right(x, w[:, None])
-        return out.with_ciphertexts(tf.reshape(out.ciphertexts, out.ciphertexts.shape[:-1]), shape=out.shape[:-1],
-                                    packed_axis=None if x.packed_axis == x.rank - 1 else out.packed_axis)
+        packed = None if x.packed_axis == x.rank - 1 else out.packed_axis
+        cts = tf.reshape(out.ciphertexts, out.ciphertexts.shape[:-1])
+        return out.with_ciphertexts(cts, shape=out.shape[:-1], packed_axis=packed)
     shape = x.shape[:-1].concatenate([w.shape[1]])
     if x.packed_axis != x.rank - 1:
         cts = ops.matmul_constants(x.context, x.ciphertexts, w)
@@ -224,8 +225,8 @@ def _matmul_right(x: HETensor, w: tf.Tensor) -> HETensor:
     # The diagonal method also for one column: its diagonals are zero at the output slots past the result, so
     # no slot holds a partial sum (a product and a slot sum would need a mask: one more level).
     cts = ops.matmul_diagonal(x.context, x.ciphertexts, w)
-    one_column = w.shape[1] == 1  # one value per ciphertext, in slot 0: no packed axis, as after a slot sum
-    return x.with_ciphertexts(cts, shape=shape, level=x.level - 1, packed_axis=None if one_column else x.packed_axis)
+    packed = None if w.shape[1] == 1 else x.packed_axis  # one column: one value per ciphertext, in slot 0
+    return x.with_ciphertexts(cts, shape=shape, level=x.level - 1, packed_axis=packed)
 
 
 def _matmul_left(w: tf.Tensor, x: HETensor) -> HETensor:

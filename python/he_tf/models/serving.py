@@ -199,9 +199,10 @@ def _checked_flood_bits(flood_bits, params: he_tf.Params) -> int:
         return 0
     if isinstance(flood_bits, bool) or not isinstance(flood_bits, int) or not 0 <= flood_bits <= 62:
         raise ValueError(f"flood_bits must be None or an integer in [0, 62], got {flood_bits!r}")
-    if flooding_error(flood_bits, params) >= 1.0:
+    error = flooding_error(flood_bits, params)
+    if error >= 1.0:
         raise ValueError(
-            f"flood_bits={flood_bits} adds noise of standard deviation {flooding_error(flood_bits, params):.3g} "
+            f"flood_bits={flood_bits} adds noise of standard deviation {error:.3g} "
             f"to every value at {params}: the results would be noise; use flood_bits <= "
             f"{params.scale_bits - int(np.ceil(np.log2(np.sqrt(params.poly_modulus_degree / 6))))}"
             " or a larger scale_bits"
