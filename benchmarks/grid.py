@@ -28,7 +28,9 @@ def op_depth(op_token: str) -> int:
     op, a, _ = parse_op(op_token)
     if op == "polyval":
         return math.ceil(math.log2(a)) + 1 if a > 1 else 1
-    return 1 if op in ("multiply_plain", "multiply", "square", "dot", "matmul_batch", "matmul_vector") else 0
+    if op == "dot":
+        return 2  # the product, then the mask that clears the slot sum's partial sums
+    return 1 if op in ("multiply_plain", "multiply", "square", "sum_slots", "matmul_batch", "matmul_vector") else 0
 
 
 def params_for(n: int, depth: int) -> ParamSet | None:

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "arith.h"
 #include "seal/util/galois.h"
 
 namespace he_tf {
@@ -59,13 +60,19 @@ seal::Ciphertext Rotate(const PublicContext& ctx, const seal::Ciphertext& a, int
 }
 
 seal::Ciphertext SumSlots(const PublicContext& ctx, const seal::Ciphertext& a, std::size_t n) {
+  if (n <= 1) return a;
+  CheckCanRescale(ctx, a, "reduce_sum over the packed axis (the mask that clears partial sums)");
   seal::Ciphertext sum = a;
   std::size_t width = 1;
   while (width < n) width <<= 1;
   for (std::size_t step = width >> 1; step >= 1; step >>= 1) {
     ctx.evaluator().add_inplace(sum, Rotate(ctx, sum, static_cast<int>(step)));
   }
-  return sum;
+  // Slot j > 0 now holds a partial sum (slots [j, n) summed): keep slot 0 only.
+  const double one = 1.0;
+  seal::Ciphertext out = MultiplyPlain(ctx, sum, EncodeAt(ctx, &one, 1, sum.parms_id(), RescalePrime(ctx, sum)));
+  out.scale() = a.scale();
+  return out;
 }
 
 }  // namespace he_tf

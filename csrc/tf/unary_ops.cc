@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/arith.h"
+#include "core/fixed_point.h"
 #include "core/poly.h"
 #include "core/rotate.h"
 #include "tensorflow/core/framework/op.h"
@@ -98,7 +99,18 @@ REGISTER_OP("HeSumSlots")
     .Attr("num_values: int >= 1")
     .Output("result: variant")
     .SetShapeFn(SameShapeAsA)
-    .Doc("Slot 0 of each result holds the sum of the first num_values slots (which must be followed by zeros).");
+    .Doc("Slot 0 of each result holds the sum of the first num_values slots (which must be followed by zeros), "
+         "every other slot zero: for num_values > 1 a mask multiply clears the partial sums (one level).");
+
+REGISTER_OP("HeRerandomize")
+    .Input("context: variant")
+    .Input("a: variant")
+    .Attr("flood_bits: int >= 0 = 0")
+    .Output("result: variant")
+    .SetIsStateful()  // randomized: never folded or deduplicated
+    .SetShapeFn(SameShapeAsA)
+    .Doc("a plus a fresh public-key encryption of zero at a's level and scale (same values, fresh randomness); "
+         "flood_bits > 0 also adds noise uniform in [-2^flood_bits, 2^flood_bits] to every coefficient.");
 
 template <class Fn>
 class IntAttrUnaryOp : public CipherUnaryOp {
@@ -134,6 +146,26 @@ struct SumSlotsFn {
   }
 };
 
+// Sanitizes a ciphertext before it leaves its evaluator: the encryption of
+// zero re-randomizes both components (the mask component would otherwise be a
+// fixed function of the inputs' and of the plaintext operands), the flooding
+// (the conversions' mechanism, AddFixedPoint of zeros) hides the noise's low bits.
+struct RerandomizeFn {
+  seal::Ciphertext operator()(const PublicContext& pc, const seal::Ciphertext& ct, int flood_bits) const {
+    pc.Level(ct);  // throws for ciphertexts of other parameters
+    seal::Ciphertext zero;
+    pc.encryptor().encrypt_zero(ct.parms_id(), zero);
+    zero.scale() = ct.scale();
+    seal::Ciphertext out = ct;
+    pc.evaluator().add_inplace(out, zero);
+    if (flood_bits > 0) {
+      const std::int64_t nothing = 0;
+      AddFixedPoint(pc, out, &nothing, 1, /*fraction_bits=*/0, flood_bits);
+    }
+    return out;
+  }
+};
+
 class ModSwitchOp : public IntAttrUnaryOp<ModSwitchFn> {
  public:
   explicit ModSwitchOp(OpKernelConstruction* c) : IntAttrUnaryOp(c, "level", kCiphertextCost / 10) {}
@@ -148,7 +180,12 @@ class SumSlotsOp : public IntAttrUnaryOp<SumSlotsFn> {
 };
 REGISTER_KERNEL_BUILDER(Name("HeModSwitch").Device(tensorflow::DEVICE_CPU), ModSwitchOp);
 REGISTER_KERNEL_BUILDER(Name("HeRotate").Device(tensorflow::DEVICE_CPU), RotateOp);
+class RerandomizeOp : public IntAttrUnaryOp<RerandomizeFn> {
+ public:
+  explicit RerandomizeOp(OpKernelConstruction* c) : IntAttrUnaryOp(c, "flood_bits", kCiphertextCost) {}
+};
 REGISTER_KERNEL_BUILDER(Name("HeSumSlots").Device(tensorflow::DEVICE_CPU), SumSlotsOp);
+REGISTER_KERNEL_BUILDER(Name("HeRerandomize").Device(tensorflow::DEVICE_CPU), RerandomizeOp);
 
 // ---- with tensor inputs ---------------------------------------------------------
 

@@ -161,17 +161,30 @@ def polyval(coeffs, x: HETensor) -> HETensor:
     return x.with_ciphertexts(cts, level=x.level - depth)
 
 
+def sum_slots_depth(values_per_ciphertext: int) -> int:
+    """Levels a sum over the packed axis takes: the mask that clears the partial sums (none for one value)."""
+    return 1 if values_per_ciphertext > 1 else 0
+
+
 def reduce_sum(x: HETensor, axis=None, keepdims: bool = False) -> HETensor:
-    """Sum over logical axes; over the packed axis by rotate-and-add."""
+    """Sum over logical axes; over the packed axis by rotate-and-add.
+
+    A sum over the packed axis leaves the total in slot 0 and zeros in every
+    other slot: rotate-and-add leaves partial sums there, which a mask
+    multiply clears, so it takes one level (none when each ciphertext holds
+    one value).
+    """
     axes = range(x.rank) if axis is None else np.atleast_1d(np.asarray(axis, dtype=np.int64)).tolist()
     axes = sorted({a % x.rank if x.rank else 0 for a in axes}, reverse=True)
     if x.rank == 0:
         return x
-    cts, packed, shape = x.ciphertexts, x.packed_axis, x.shape.as_list()
+    cts, packed, shape, level = x.ciphertexts, x.packed_axis, x.shape.as_list(), x.level
     for a in axes:
         if a == packed:
+            depth = sum_slots_depth(x.values_per_ciphertext)
+            levels.require_levels(x, depth, "reduce_sum over the packed axis")
             cts = ops.sum_slots(x.context, cts, num_values=x.values_per_ciphertext)
-            packed = None
+            packed, level = None, level - depth
         elif packed is not None and a < packed:
             packed -= 1
         cts = ops.reduce_sum(x.context, cts, axis=a)
@@ -181,7 +194,7 @@ def reduce_sum(x: HETensor, axis=None, keepdims: bool = False) -> HETensor:
         ct_shape = [1 if i in axes else d for i, d in enumerate(x.ciphertexts.shape.as_list())]
         cts = tf.reshape(cts, shape if packed is None else ct_shape)
         packed = None if packed is None else x.packed_axis
-    return x.with_ciphertexts(cts, shape=tf.TensorShape(shape), packed_axis=packed)
+    return x.with_ciphertexts(cts, shape=tf.TensorShape(shape), packed_axis=packed, level=level)
 
 
 def matmul(a, b) -> HETensor:
@@ -198,23 +211,22 @@ def _matmul_right(x: HETensor, w: tf.Tensor) -> HETensor:
         raise ValueError(f"matmul: cannot multiply an encrypted {x.shape} by a plaintext {w.shape}")
     levels.require_levels(x, 1, "matmul")
     if w.shape.rank == 1:
-        if x.packed_axis == x.rank - 1:
-            return reduce_sum(multiply(x, w), axis=-1)
         out = _matmul_right(x, w[:, None])
-        return out.with_ciphertexts(tf.reshape(out.ciphertexts, out.ciphertexts.shape[:-1]), shape=out.shape[:-1])
+        packed = None if x.packed_axis == x.rank - 1 else out.packed_axis
+        cts = tf.reshape(out.ciphertexts, out.ciphertexts.shape[:-1])
+        return out.with_ciphertexts(cts, shape=out.shape[:-1], packed_axis=packed)
     shape = x.shape[:-1].concatenate([w.shape[1]])
     if x.packed_axis != x.rank - 1:
         cts = ops.matmul_constants(x.context, x.ciphertexts, w)
         return x.with_ciphertexts(cts, shape=shape, level=x.level - 1)
-    if w.shape[1] == 1:  # a product and a slot sum beat the diagonal method (~6x) for one column
-        column = _matmul_right(x, w[:, 0])
-        return column.with_ciphertexts(tf.reshape(column.ciphertexts, column.ciphertexts.shape.as_list() + [1]),
-                                       shape=shape, packed_axis=None)
     _check_single_chunk(x, "matmul over the packed axis")
     if w.shape[1] > x.he_params.slot_count:
         raise ValueError(f"matmul: {w.shape[1]} outputs do not fit in {x.he_params.slot_count} slots")
+    # The diagonal method also for one column: its diagonals are zero at the output slots past the result, so
+    # no slot holds a partial sum (a product and a slot sum would need a mask: one more level).
     cts = ops.matmul_diagonal(x.context, x.ciphertexts, w)
-    return x.with_ciphertexts(cts, shape=shape, level=x.level - 1)
+    packed = None if w.shape[1] == 1 else x.packed_axis  # one column: one value per ciphertext, in slot 0
+    return x.with_ciphertexts(cts, shape=shape, level=x.level - 1, packed_axis=packed)
 
 
 def _matmul_left(w: tf.Tensor, x: HETensor) -> HETensor:

@@ -40,6 +40,7 @@ mod_switch = _ops.he_mod_switch
 align = _ops.he_align
 rotate = _ops.he_rotate
 sum_slots = _ops.he_sum_slots
+rerandomize = _ops.he_rerandomize
 polyval = _ops.he_polyval
 reduce_sum = _ops.he_reduce_sum
 matmul_constants = _ops.he_mat_mul_constants

@@ -1,12 +1,14 @@
 """The slot rotations (Galois keys) the vector layout needs, step by step.
 
 A key set with exactly these keys rotates in one key switch per rotation and
-is much smaller than ``rotations="power_of_two"`` (5 keys instead of 24 for a
+is much smaller than ``rotations="power_of_two"`` (9 keys instead of 24 for a
 30-feature logistic regression), which matters because the client sends
-the keys to the server. These functions mirror the kernels' rotation plans
-(``csrc/core/rotate.cc`` SumSlots and ``csrc/core/linear.cc``
-DiagonalMatMul::Apply); if the two ever disagree, the kernels name
-the missing key and ``rotations="power_of_two"`` still works.
+the keys to the server. Dense layers on the packed axis use the diagonal
+method, also for one output (it leaves no partial sums in the other slots).
+These functions mirror the kernels' rotation plans (``csrc/core/rotate.cc``
+SumSlots, for ``he_tf.reduce_sum``, and ``csrc/core/linear.cc``
+DiagonalMatMul::Apply); if the two ever disagree, the kernels name the
+missing key and ``rotations="power_of_two"`` still works.
 """
 
 from __future__ import annotations

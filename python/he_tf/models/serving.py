@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 import he_tf
+from he_tf import ops
 from he_tf.keys import KeySet, PublicContext, SecretKey
 from he_tf.levels import align
 from he_tf.models import outputs, wire
@@ -113,15 +114,25 @@ class Server:
         The client's ``PublicContext`` or its bytes (``Client.public_context``).
     model:
         The encrypted model to serve.
+    flood_bits:
+        Noise flooding: ``None`` (default) or 0 for none; else every response
+        also gets a random polynomial with coefficients uniform in
+        ``[-2^flood_bits, 2^flood_bits]``, which hides the low bits of the
+        computation's noise and costs each value about :attr:`flood_error`.
+        Every response is re-randomized (a fresh public-key encryption of zero
+        added) whether or not it is flooded. See docs/protocols.md, "What a
+        client learns from a response".
 
     Raises
     ------
     TypeError, ValueError
-        If given a secret key (or a KeySet, which holds one), or a context
-        whose parameters cannot run the model.
+        If given a secret key (or a KeySet, which holds one), a context whose
+        parameters cannot run the model, or a flooding width that would drown
+        the values.
     """
 
-    def __init__(self, public_context: PublicContext | bytes, model: EncryptedModel) -> None:
+    def __init__(self, public_context: PublicContext | bytes, model: EncryptedModel,
+                 flood_bits: int | None = None) -> None:
         self.public = _public_only(public_context)
         if not isinstance(model, EncryptedModel):
             raise TypeError(f"a Server serves an he_tf.models.EncryptedModel, got {type(model).__name__}")
@@ -132,9 +143,15 @@ class Server:
                 f"{model.depth}: the client should generate keys from model.key_requirements() "
                 f"({model.params})"
             )
+        self.flood_bits = _checked_flood_bits(flood_bits, params)
         self.model = model
         self.traffic = Traffic()
         self.timing = ServerTiming()
+
+    @property
+    def flood_error(self) -> float:
+        """Standard deviation flooding adds to each returned value: ``2^flood_bits sqrt(N / 6) / scale``."""
+        return flooding_error(self.flood_bits, self.public.params)
 
     def requirements(self) -> bytes:
         """The model's key requirements as JSON bytes, for clients to generate keys from."""
@@ -148,7 +165,7 @@ class Server:
         start = time.perf_counter()
         zeros = np.zeros((samples, self.model.n_features))
         y = self.model.predict(he_tf.encrypt(self.public, zeros, layout=self.model.layout))
-        align(y, 0, y.scale)
+        sanitize(align(y, 0, y.scale), self.flood_bits)
         return time.perf_counter() - start
 
     def handle(self, request: bytes) -> bytes:
@@ -159,7 +176,7 @@ class Server:
         parsed = time.perf_counter()
         y = self.model.predict(x)
         # The client only decrypts: drop the remaining primes first, fewer bytes to send.
-        y = align(y, 0, y.scale)  # eager: the ops have run when this returns
+        y = sanitize(align(y, 0, y.scale), self.flood_bits)  # eager: the ops have run when this returns
         computed = time.perf_counter()
         meta = {"output": self.model.output, "activation": self.model.activation,
                 "activation_on_server": self.model.activation_on_server}
@@ -168,6 +185,39 @@ class Server:
         self.traffic.sent += len(response)
         self.traffic.messages += 1
         return response
+
+
+def flooding_error(flood_bits: int | None, params: he_tf.Params) -> float:
+    """Standard deviation of the error flooding adds to each value at the default scale (0 without)."""
+    if not flood_bits:
+        return 0.0
+    return 2.0 ** flood_bits * np.sqrt(params.poly_modulus_degree / 6) / 2.0 ** params.scale_bits
+
+
+def _checked_flood_bits(flood_bits, params: he_tf.Params) -> int:
+    if flood_bits is None:
+        return 0
+    if isinstance(flood_bits, bool) or not isinstance(flood_bits, int) or not 0 <= flood_bits <= 62:
+        raise ValueError(f"flood_bits must be None or an integer in [0, 62], got {flood_bits!r}")
+    error = flooding_error(flood_bits, params)
+    if error >= 1.0:
+        raise ValueError(
+            f"flood_bits={flood_bits} adds noise of standard deviation {error:.3g} "
+            f"to every value at {params}: the results would be noise; use flood_bits <= "
+            f"{params.scale_bits - int(np.ceil(np.log2(np.sqrt(params.poly_modulus_degree / 6))))}"
+            " or a larger scale_bits"
+        )
+    return flood_bits
+
+
+def sanitize(y: he_tf.HETensor, flood_bits: int = 0) -> he_tf.HETensor:
+    """y re-randomized (plus a fresh public-key encryption of zero) and, if flood_bits > 0, flooded.
+
+    The computation is deterministic: without this, the mask component of a
+    response would be a fixed function of the request's and of the model's
+    plaintexts, and two responses to one request would be identical bytes.
+    """
+    return y.with_ciphertexts(ops.rerandomize(y.context, y.ciphertexts, flood_bits=flood_bits))
 
 
 def _public_only(public_context) -> PublicContext:

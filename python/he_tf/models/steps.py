@@ -65,15 +65,10 @@ class Dense:
     def plain(self, x: np.ndarray) -> np.ndarray:
         return x @ self.weights + self.bias
 
-    def _is_dot(self, x: he_tf.HETensor) -> bool:
-        return x.packed_axis == x.rank - 1 and self.outputs == 1
-
     def encrypted(self, x: he_tf.HETensor) -> he_tf.HETensor:
-        if self._is_dot(x):
-            # One output over the packed (feature) axis: multiply and rotate-and-sum takes log2(inputs)
-            # rotations, far fewer than the diagonal method. The result holds one value per ciphertext.
-            y = he_tf.matmul(x, self.weights[:, 0])
-            return he_tf.reshape(y, y.shape.concatenate([1])) + self.bias
+        # On the packed (feature) axis this is the diagonal method, also for one output: its diagonals leave
+        # zeros in every slot past the outputs, so the bias (added to the outputs' slots only) and any later
+        # polynomial keep them zero and a response holds nothing but the outputs.
         return x @ self.weights + self.bias
 
     def rotation_steps(self, packed: bool, slots: int) -> tuple[list[int], bool]:
@@ -81,9 +76,8 @@ class Dense:
         feature axis."""
         if not packed:
             return [], False
-        if self.outputs == 1:
-            return rotations.sum_slots(self.inputs), False
-        return rotations.diagonal_matmul(self.inputs, self.outputs, slots), True
+        # One output leaves one value per ciphertext, no packed axis.
+        return rotations.diagonal_matmul(self.inputs, self.outputs, slots), self.outputs > 1
 
     def __repr__(self) -> str:
         return f"Dense({self.inputs} -> {self.outputs})"
