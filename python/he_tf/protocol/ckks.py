@@ -262,7 +262,7 @@ class CKKS(Protocol):
     def decrypt_fixed_point(self, x: HETensor, num_values: int, fraction_bits: int) -> tf.Tensor:
         """Key owner's step of HE -> shares: exact fixed-point decryption of (masked) ``x``."""
         with tf.device(self._device(self.key_owner)):
-            return ops.decrypt_fixed_point(x.context, self._keys.secret.tensor, x.ciphertexts,
+            return ops.decrypt_fixed_point(x.context, self._keys.secret.tensor, encryption.checked_ciphertexts(x),
                                            num_values=num_values, fraction_bits=fraction_bits)
 
     # --- scoping: the evaluator computes ---------------------------------------------------------------
