@@ -240,41 +240,47 @@ BOMB = textwrap.dedent("""
     import json, resource, sys
     import numpy as np
     import he_tf
-    from he_tf.models import WireFormatError, wire
+    import he_tf.models as hm
 
-    keys = he_tf.KeySet.generate(he_tf.Params(2048, (27, 27), 20), rotations=None)
-    n, bits, scale_bits = keys.public.params.as_tuple()
-    body = np.random.default_rng(0).bytes(484_000)
-    shape, grid = json.loads(sys.argv[1])
-    count = int(np.prod(grid, dtype=object))
-    lengths = [len(body) // count] * count
-    lengths[-1] += len(body) - sum(lengths)
-    header = {"format": 1, "kind": "request", "key_id": f"{keys.public.key_id:016x}",
-              "tensor": {"shape": shape, "dtype": "float64", "layout": "batch", "packed_axis": 0,
-                         "level": 0, "scale": 2.0 ** 20, "params": [n, list(bits), scale_bits],
-                         "ciphertext_shape": grid},
-              "lengths": lengths, "meta": {}}
+    model = hm.from_weights(np.ones((3, 1)), np.zeros(1))
+    client = hm.Client.generate(model.key_requirements())
+    server = hm.Server(client.public_context, model)
+    request = client.encrypt(np.ones((4, 3)))  # valid ciphertexts: a grid of [1, 3]
+    size = int.from_bytes(request[8:12], "big")
+    header, body = json.loads(request[12:12 + size]), request[12 + size:]
+    shape, grid, random_body = json.loads(sys.argv[1])
+    header["tensor"].update(shape=shape, ciphertext_shape=grid)
+    if random_body:  # as many ciphertexts as the grid says, of random bytes
+        count = int(np.prod(grid, dtype=object))
+        header["lengths"] = [len(body) // count] * count
+        header["lengths"][-1] += len(body) - sum(header["lengths"])
+        body = np.random.default_rng(0).bytes(len(body))
     head = json.dumps(header).encode()
-    data = wire.MAGIC + len(head).to_bytes(4, "big") + head + body
+    data = request[:8] + len(head).to_bytes(4, "big") + head + body
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     try:
-        wire.decode(data, keys.public, "request")
+        server.handle(data)
         outcome = "accepted"
-    except WireFormatError as e:
+    except hm.WireFormatError as e:
         outcome = "refused: " + str(e)
     except BaseException as e:
         outcome = f"{type(e).__name__}: {e}"
-    print(json.dumps([outcome, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024]))
+    print(json.dumps([outcome, len(data), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024]))
 """)
 
 
-@pytest.mark.parametrize("shape, grid", [([2**27, 3], [1, 3]), ([2**27, 3], [2**16, 3]),
-                                         ([2**20, 3], [1024, 3])])
-def test_shape_bombs_are_refused_in_bounded_memory(shape, grid):
-    """A 484 KB request declaring 2^27 x 3 values: refused before any allocation of that size."""
-    run = subprocess.run([sys.executable, "-c", BOMB, json.dumps([shape, grid])], capture_output=True,
-                         text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+@pytest.mark.parametrize("shape, grid, random_body", [
+    ([2**27, 3], [1, 3], False),      # valid ciphertexts, a shape the grid cannot hold
+    ([2**27, 3], [2**15, 3], True),   # a consistent grid of more ciphertexts than the body can hold
+    ([2**22, 3], [1024, 3], True),    # one the body could hold: refused when loading the ciphertexts
+])
+def test_shape_bombs_are_refused_in_bounded_memory(shape, grid, random_body):
+    """A request of a few hundred KB declaring 2^27 x 3 values: refused before any allocation of that size."""
+    run = subprocess.run([sys.executable, "-c", BOMB, json.dumps([shape, grid, random_body])],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert run.returncode == 0, run.stderr[-2000:]
-    outcome, megabytes = json.loads(run.stdout.strip().splitlines()[-1])
+    outcome, size, megabytes = json.loads(run.stdout.strip().splitlines()[-1])
+    assert size < 1_200_000
     assert outcome.startswith("refused: "), outcome
-    assert megabytes < 200, f"decode took {megabytes:.0f} MB more at its peak ({outcome})"
+    assert megabytes < 200, f"the server took {megabytes:.0f} MB more at its peak ({outcome})"
