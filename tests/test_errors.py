@@ -1,5 +1,8 @@
 """Bad input gives a Python exception that says what is wrong; nothing aborts."""
 
+import hashlib
+import struct
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -45,7 +48,7 @@ def test_corrupted_ciphertext_bytes(keys):
     magic = b"\xa1\x10"  # SEAL's serialization header magic
     assert magic in wire
     corrupted = tf.io.parse_tensor(wire.replace(magic, b"\x00\x00"), out_type=tf.variant)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="cannot load the ciphertext"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="refused a ciphertext: it does not start with a SEAL"):
         he_tf.decrypt(keys.secret, x_enc.with_ciphertexts(corrupted))
 
 
@@ -58,9 +61,19 @@ def test_corrupted_public_context(keys, cut):
 
 def test_corrupted_key_material(keys):
     data = bytearray(keys.public.serialize())
-    data[200:260] = b"\x00" * 60
-    with pytest.raises(ValueError, match="cannot load the public key"):
+    # Container: tag, key-set id, N, prime count, primes, scale bits, then length-prefixed blobs
+    # (public key, relinearization keys, Galois keys), then the digest.
+    (primes,) = struct.unpack_from("<Q", data, 24)
+    public_key = 32 + 8 * primes + 8
+    (public_key_length,) = struct.unpack_from("<Q", data, public_key)
+    relin_keys = public_key + 8 + public_key_length + 8
+    data[relin_keys + 200:relin_keys + 260] = b"\x00" * 60
+    with pytest.raises(ValueError, match="checksum does not match"):
         he_tf.PublicContext.deserialize(bytes(data))
+    # Behind a recomputed checksum, the loader itself refuses the key material.
+    resealed = bytes(data[:-8]) + hashlib.blake2b(bytes(data[:-8]), digest_size=8).digest()
+    with pytest.raises(ValueError, match="refused the relinearization keys"):
+        he_tf.PublicContext.deserialize(resealed)
     with pytest.raises(ValueError, match="secret key"):
         he_tf.SecretKey.deserialize(keys.public.serialize())
 

@@ -318,7 +318,7 @@ def test_bad_messages(cancer, cancer_model, cancer_keys):
     header_size = int.from_bytes(request[8:12], "big")
     corrupted = bytearray(request)
     corrupted[12 + header_size + 100:12 + header_size + 400] = bytes(300)
-    with pytest.raises(ValueError, match="cannot load the request's ciphertexts"):
+    with pytest.raises(ValueError, match="cannot load the request's ciphertexts: .*(checksum|refused)"):
         server.handle(bytes(corrupted))
 
 

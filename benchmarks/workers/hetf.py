@@ -66,10 +66,10 @@ class HeTfWorker:
         if op == "decrypt":
             return (lambda: ops.decrypt(ctx, sk, ax, num_values=slots)), lambda r: r
         if op == "serialize":
-            return (lambda: ops.serialize(ctx, ax)), lambda r: to_values(ops.deserialize(ctx, r))
+            return (lambda: ops.serialize(ctx, ax)), lambda r: to_values(ops.deserialize(ctx, r, scale, level=level))
         if op == "deserialize":
             serialized = ops.serialize(ctx, ax)
-            return (lambda: ops.deserialize(ctx, serialized)), to_values
+            return (lambda: ops.deserialize(ctx, serialized, scale, level=level)), to_values
         if op == "matmul_vector":
             xs, w = self.encrypted(token, count, a), tf.constant(inputs.matrix(a, b))
             return (lambda: ops.matmul_diagonal(ctx, xs, w)), to_values

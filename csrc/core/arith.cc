@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ckks.h"
+#include "seal_load.h"
 #include "seal/util/iterator.h"
 #include "seal/util/polyarithsmallmod.h"
 
@@ -17,17 +18,6 @@ std::string ScaleString(double scale) {
   std::ostringstream out;
   out << "2^" << std::log2(scale);
   return out.str();
-}
-
-void CheckSameLevelAndScale(const PublicContext& ctx, const seal::Ciphertext& a, const seal::Ciphertext& b,
-                            const char* op) {
-  if (a.parms_id() != b.parms_id() || !seal::util::are_close(a.scale(), b.scale())) {
-    std::ostringstream msg;
-    msg << op << " needs operands at the same level and scale, got level " << ctx.Level(a) << " scale "
-        << ScaleString(a.scale()) << " and level " << ctx.Level(b) << " scale " << ScaleString(b.scale())
-        << " (align them first; he_tf's Python API does this automatically)";
-    throw std::invalid_argument(msg.str());
-  }
 }
 
 void CheckPlainMatches(const seal::Ciphertext& a, const seal::Plaintext& p, const char* op) {
@@ -63,6 +53,17 @@ seal::Ciphertext Combine(const PublicContext& ctx, const seal::Ciphertext& a, co
 
 }  // namespace
 
+void CheckSameLevelAndScale(const PublicContext& ctx, const seal::Ciphertext& a, const seal::Ciphertext& b,
+                            const char* op) {
+  if (a.parms_id() != b.parms_id() || !seal::util::are_close(a.scale(), b.scale())) {
+    std::ostringstream msg;
+    msg << op << " needs operands at the same level and scale, got level " << ctx.Level(a) << " scale "
+        << ScaleString(a.scale()) << " and level " << ctx.Level(b) << " scale " << ScaleString(b.scale())
+        << " (align them first; he_tf's Python API does this automatically)";
+    throw std::invalid_argument(msg.str());
+  }
+}
+
 seal::parms_id_type ParmsAtLevel(const PublicContext& ctx, int level) {
   for (auto data = ctx.seal_context().first_context_data(); data; data = data->next_context_data()) {
     if (static_cast<int>(data->chain_index()) == level) return data->parms_id();
@@ -86,6 +87,7 @@ void CheckCanRescale(const PublicContext& ctx, const seal::Ciphertext& a, const 
 
 seal::Plaintext EncodeAt(const PublicContext& ctx, const double* values, std::size_t n, seal::parms_id_type parms,
                          double scale) {
+  CheckScale(ctx.seal_context(), parms, scale, "a plaintext encoding");
   if (n > ctx.slot_count()) {
     throw std::invalid_argument("cannot encode " + std::to_string(n) + " values into " +
                                 std::to_string(ctx.slot_count()) + " slots");

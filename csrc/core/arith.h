@@ -52,6 +52,9 @@ seal::Ciphertext Rescale(const PublicContext& ctx, const seal::Ciphertext& a);
 seal::Ciphertext ModSwitchTo(const PublicContext& ctx, const seal::Ciphertext& a, int level);
 seal::Ciphertext AlignTo(const PublicContext& ctx, const seal::Ciphertext& a, int level, double scale);
 
+// Throws unless a and b are at the same level and scale, naming both.
+void CheckSameLevelAndScale(const PublicContext& ctx, const seal::Ciphertext& a, const seal::Ciphertext& b,
+                            const char* op);
 // Throws unless a level remains for a rescale.
 void CheckCanRescale(const PublicContext& ctx, const seal::Ciphertext& a, const char* op);
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "seal_io.h"
+#include "seal_load.h"
 
 namespace he_tf {
 namespace {
@@ -87,7 +88,7 @@ std::string SaveCiphertext(const seal::Ciphertext& ct, seal::compr_mode_type mod
 
 seal::Ciphertext LoadCiphertext(const PublicContext& ctx, std::string_view bytes) {
   seal::Ciphertext ct;
-  LoadFromString(ctx.seal_context(), bytes, ct, "ciphertext");
+  LoadValidated(ctx.seal_context(), bytes, ct);
   return ct;
 }
 

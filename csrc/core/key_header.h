@@ -3,18 +3,23 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "bytes.h"
 #include "params.h"
 
 namespace he_tf {
 
-inline constexpr char kPublicContextMagic[] = "HETFPUB1";
-inline constexpr char kSecretKeyMagic[] = "HETFSEC1";
+inline constexpr char kPublicContextMagic[] = "HETFPUB2";
+inline constexpr char kSecretKeyMagic[] = "HETFSEC2";
+
+// A key set's id: derived from its public key (the serialized blob), so a
+// context or secret key relabelled with another key set's id is refused.
+inline std::uint64_t KeyIdOf(std::string_view public_key_bytes) { return Digest64(public_key_bytes); }
 
 struct KeyHeader {
-  // Random per key set: ciphertexts, contexts and secret keys carry it so
-  // that mixing key sets is caught instead of silently giving garbage.
+  // Ciphertexts, contexts and secret keys carry it so that mixing key sets is
+  // caught instead of silently giving garbage.
   std::uint64_t key_id = 0;
   CkksParams params;
 };

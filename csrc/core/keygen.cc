@@ -5,7 +5,6 @@
 #include "key_header.h"
 #include "public_context.h"
 #include "seal/keygenerator.h"
-#include "seal/randomgen.h"
 #include "seal_io.h"
 
 namespace he_tf {
@@ -13,7 +12,6 @@ namespace he_tf {
 KeySetBytes GenerateKeys(const CkksParams& params, const std::optional<std::vector<int>>& rotation_steps) {
   const seal::SEALContext context = MakeSealContext(params);
   seal::KeyGenerator keygen(context);
-  const KeyHeader header{seal::random_uint64(), params};
 
   // Seeded (Serializable) keys serialize at about half the size.
   std::string galois;
@@ -29,16 +27,21 @@ KeySetBytes GenerateKeys(const CkksParams& params, const std::optional<std::vect
     }
     galois = SaveToString(keygen.create_galois_keys(*rotation_steps));
   }
+  const std::string public_key = SaveToString(keygen.create_public_key());
+  const KeyHeader header{KeyIdOf(public_key), params};
 
   ByteWriter pub(kPublicContextMagic);
   WriteKeyHeader(pub, header);
-  pub.Blob(SaveToString(keygen.create_public_key()));
+  pub.Blob(public_key);
   pub.Blob(SaveToString(keygen.create_relin_keys()));
   pub.Blob(galois);
 
+  // The secret key travels with its public key, so that loading it can check
+  // that the two belong together (and so the key-set id).
   ByteWriter sec(kSecretKeyMagic);
   WriteKeyHeader(sec, header);
   sec.Blob(SaveToString(keygen.secret_key()));
+  sec.Blob(public_key);
   return {pub.Take(), sec.Take()};
 }
 

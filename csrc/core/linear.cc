@@ -13,6 +13,7 @@ seal::Ciphertext DotWithConstants(const PublicContext& ctx, const std::vector<co
                                   const double* weights, std::size_t stride) {
   if (cts.empty()) throw std::invalid_argument("cannot contract an empty axis");
   CheckCanRescale(ctx, *cts[0], "matmul");
+  for (const seal::Ciphertext* ct : cts) CheckSameLevelAndScale(ctx, *cts[0], *ct, "matmul");
   const double prime = RescalePrime(ctx, *cts[0]);
   seal::Ciphertext acc;
   for (std::size_t i = 0; i < cts.size(); ++i) {

@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "key_header.h"
-#include "seal_io.h"
+#include "seal_load.h"
 
 namespace he_tf {
 
@@ -38,14 +38,15 @@ std::shared_ptr<const PublicContext> PublicContext::Deserialize(std::string_view
   const std::string_view relin_keys = r.Blob();
   const std::string_view galois_keys = r.Blob();
   r.End();
+  if (header.key_id != KeyIdOf(public_key)) r.Fail("its key-set id is not the one of its public key (relabelled)");
 
   seal::SEALContext context = MakeSealContext(header.params);
   seal::PublicKey pk;
   seal::RelinKeys rk;
   seal::GaloisKeys gk;
-  LoadFromString(context, public_key, pk, "public key");
-  LoadFromString(context, relin_keys, rk, "relinearization keys");
-  if (!galois_keys.empty()) LoadFromString(context, galois_keys, gk, "Galois keys");
+  LoadValidated(context, public_key, pk);
+  LoadValidated(context, relin_keys, rk);
+  if (!galois_keys.empty()) LoadValidated(context, galois_keys, gk);
   return std::shared_ptr<const PublicContext>(new PublicContext(std::string(bytes), header.key_id, header.params,
                                                                 std::move(context), std::move(pk), std::move(rk),
                                                                 std::move(gk)));

@@ -1,5 +1,4 @@
-// Converting SEAL objects to and from byte strings, with SEAL's exceptions
-// turned into std::invalid_argument that names the object.
+// Saving SEAL objects to byte strings (loading bytes from elsewhere: seal_load.h).
 #pragma once
 
 #include <ostream>
@@ -48,16 +47,6 @@ inline std::string Compress(std::string_view bytes, seal::compr_mode_type mode =
       false);
   out.resize(static_cast<std::size_t>(n));
   return out;
-}
-
-template <class T>
-void LoadFromString(const seal::SEALContext& context, std::string_view bytes, T& obj, const char* what) {
-  try {
-    obj.load(context, reinterpret_cast<const seal::seal_byte*>(bytes.data()), bytes.size());
-  } catch (const std::exception& e) {
-    throw std::invalid_argument(std::string("cannot load the ") + what + ": " + e.what() +
-                                " (corrupted bytes, or made for other encryption parameters)");
-  }
 }
 
 }  // namespace he_tf

@@ -10,6 +10,9 @@
 #include "core/ckks.h"
 #include "core/key_header.h"
 #include "core/keygen.h"
+#include "core/public_context.h"
+#include "core/seal_load.h"
+#include "core/secret_key.h"
 #include "seal/version.h"
 
 namespace py = pybind11;
@@ -26,6 +29,18 @@ he_tf::CkksParams MakeParams(std::size_t n, std::vector<int> bits, int scale_bit
 
 py::tuple HeaderTuple(const he_tf::KeyHeader& h) {
   return py::make_tuple(h.key_id, h.params.poly_modulus_degree, h.params.coeff_mod_bit_sizes, h.params.scale_bits);
+}
+
+// A parsed public context, opaque to Python: what the loaders below check against.
+struct LoadedContext {
+  std::shared_ptr<const he_tf::PublicContext> context;
+};
+
+std::string_view View(const py::bytes& b) {
+  char* data;
+  Py_ssize_t size;
+  PyBytes_AsStringAndSize(b.ptr(), &data, &size);
+  return {data, static_cast<std::size_t>(size)};
 }
 
 }  // namespace
@@ -83,6 +98,50 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"), py::arg("rotations"),
       "Returns (public_context_bytes, secret_key_bytes). rotations=None: all powers of two.");
+
+  // The loaders every adapter uses, callable without TensorFlow (fuzzing, tools).
+  // Each raises ValueError for bytes it refuses.
+  py::class_<LoadedContext>(m, "LoadedContext");
+  m.def(
+      "load_public_context",
+      [](const py::bytes& b) {
+        const std::string_view bytes = View(b);
+        py::gil_scoped_release release;
+        return LoadedContext{he_tf::PublicContext::Deserialize(bytes)};
+      },
+      py::arg("serialized"), "A public context from its bytes, fully validated.");
+  m.def(
+      "load_secret_key",
+      [](const py::bytes& b) {
+        const std::string_view bytes = View(b);
+        py::gil_scoped_release release;
+        return he_tf::SecretKey::Deserialize(bytes)->key_id();
+      },
+      py::arg("serialized"), "Validates secret-key bytes (checked against their public key); returns the key-set id.");
+  m.def(
+      "load_ciphertext",
+      [](const LoadedContext& c, const py::bytes& b) {
+        const std::string_view bytes = View(b);
+        seal::Ciphertext ct;
+        {
+          py::gil_scoped_release release;
+          he_tf::LoadValidated(c.context->seal_context(), bytes, ct);
+        }
+        return py::make_tuple(c.context->Level(ct), ct.scale(), ct.size());
+      },
+      py::arg("context"), py::arg("seal_bytes"), "SEAL ciphertext bytes validated: (level, scale, size).");
+  m.def(
+      "load_plaintext",
+      [](const LoadedContext& c, const py::bytes& b) {
+        const std::string_view bytes = View(b);
+        seal::Plaintext plain;
+        {
+          py::gil_scoped_release release;
+          he_tf::LoadValidated(c.context->seal_context(), bytes, plain);
+        }
+        return plain.scale();
+      },
+      py::arg("context"), py::arg("seal_bytes"), "SEAL plaintext bytes validated: their scale.");
 
   m.def(
       "read_public_header",

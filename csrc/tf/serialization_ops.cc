@@ -1,6 +1,7 @@
 // Ciphertexts to and from tf.string tensors, one string per ciphertext.
 #include <zlib.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "core/ckks.h"
@@ -8,6 +9,7 @@
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
+#include "seal/util/common.h"
 #include "tf/kernel_util.h"
 
 namespace he_tf {
@@ -28,15 +30,30 @@ REGISTER_OP("HeSerialize")
 REGISTER_OP("HeDeserialize")
     .Input("context: variant")
     .Input("serialized: string")
+    .Input("scale: float64")
+    .Attr("level: int = -1")
     .Output("result: variant")
     .SetShapeFn(SameShapeAsA)
-    .Doc("Ciphertexts from HeSerialize strings, validated against the context.");
+    .Doc("Ciphertexts from HeSerialize strings, validated against the context; each must be at `level` and "
+         "`scale` (the HETensor's, which travel separately; level -1 or scale 0: any).");
 
 // zstd frames as SEAL writes them carry no checksum, so corrupted bytes can
 // decompress to valid-looking ciphertexts: every string ends with a CRC-32 of its payload.
 std::uint32_t Checksum(std::string_view payload) {
   return static_cast<std::uint32_t>(
       crc32(0, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())));
+}
+
+// The level and scale a ciphertext's HETensor declares, which every later op relies on.
+void CheckLevelAndScale(const PublicContext& pc, const seal::Ciphertext& ct, int level, double scale) {
+  if (level >= 0 && pc.Level(ct) != level) {
+    throw std::invalid_argument("a serialized ciphertext is at level " + std::to_string(pc.Level(ct)) +
+                                ", its tensor declares level " + std::to_string(level));
+  }
+  if (scale > 0 && !seal::util::are_close(ct.scale(), scale)) {
+    throw std::invalid_argument("a serialized ciphertext has scale 2^" + std::to_string(std::log2(ct.scale())) +
+                                ", its tensor declares 2^" + std::to_string(std::log2(scale)));
+  }
 }
 
 class SerializeOp : public OpKernel {
@@ -69,12 +86,16 @@ class SerializeOp : public OpKernel {
 
 class DeserializeOp : public OpKernel {
  public:
-  explicit DeserializeOp(OpKernelConstruction* c) : OpKernel(c) {}
+  explicit DeserializeOp(OpKernelConstruction* c) : OpKernel(c) { OP_REQUIRES_OK(c, c->GetAttr("level", &level_)); }
 
   void Compute(OpKernelContext* ctx) override {
     const PublicContextVariant* context;
     OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
     const Tensor& in = ctx->input(1);
+    const Tensor& scale_input = ctx->input(2);
+    OP_REQUIRES(ctx, scale_input.NumElements() == 1,
+                absl::InvalidArgumentError("HeDeserialize: scale must be a scalar"));
+    const double scale = scale_input.flat<double>()(0);
     Tensor* out;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, in.shape(), &out));
     const PublicContext& pc = *context->get();
@@ -96,9 +117,14 @@ class DeserializeOp : public OpKernel {
                      if (crc != Checksum(payload)) {
                        throw std::invalid_argument("a serialized ciphertext is corrupted (checksum mismatch)");
                      }
-                     result(i) = Wrap(pc, LoadCiphertext(pc, payload));
+                     seal::Ciphertext ct = LoadCiphertext(pc, payload);
+                     CheckLevelAndScale(pc, ct, level_, scale);
+                     result(i) = Wrap(pc, std::move(ct));
                    }));
   }
+
+ private:
+  int level_;
 };
 
 REGISTER_KERNEL_BUILDER(Name("HeSerialize").Device(tensorflow::DEVICE_CPU), SerializeOp);

@@ -5,6 +5,7 @@
 
 #include "core/ckks.h"
 #include "core/seal_io.h"
+#include "core/seal_load.h"
 #include "tensorflow/core/framework/variant_op_registry.h"
 
 namespace he_tf {
@@ -83,7 +84,7 @@ const T& SealObjectVariant<T>::Get(const PublicContext& ctx) const {
   if (!state_->loaded.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> lock(state_->mu);
     if (!state_->loaded.load(std::memory_order_relaxed)) {
-      LoadFromString(ctx.seal_context(), state_->bytes, state_->obj, what);
+      LoadValidated(ctx.seal_context(), state_->bytes, state_->obj);
       // Keep the bytes only if they are compact (seeded): re-sending then costs half.
       if (4 * state_->bytes.size() > 3 * static_cast<std::size_t>(state_->obj.save_size(seal::compr_mode_type::none))) {
         std::string().swap(state_->bytes);

@@ -7,6 +7,7 @@ PublicContext (an HETensor, a server) can reach the secret key.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Iterable
 
 import tensorflow as tf
@@ -20,7 +21,15 @@ def _parse(op, serialized: bytes, what: str) -> tf.Tensor:
         try:
             return op(tf.constant(serialized, dtype=tf.string))
         except tf.errors.InvalidArgumentError as e:
-            raise ValueError(f"cannot load {what}: {e.message}") from None
+            message = op_error_message(e)
+            raise ValueError(message if message.startswith(f"cannot read {what}") else
+                             f"cannot load {what}: {message}") from None
+
+
+def op_error_message(e: tf.errors.OpError) -> str:
+    """An op's error without TensorFlow's function-node prefix, the op's name and the op suffix."""
+    message = re.sub(r"^\{\{function_node [^}]*\}\}\s*(He\w+: )?", "", e.message)
+    return re.sub(r"\s*\[Op:\w+\].*$", "", message, flags=re.S)
 
 
 def _header(read, serialized: bytes) -> tuple[int, Params]:

@@ -36,7 +36,8 @@ def deserialize(public: PublicContext, serialized, spec: HETensor.Spec) -> HETen
     serialized = tf.convert_to_tensor(serialized, tf.string)
     if not serialized.shape.is_compatible_with(spec.ciphertexts.shape):
         raise ValueError(f"expected {spec.ciphertexts.shape} serialized ciphertexts, got {serialized.shape}")
-    cts = tf.ensure_shape(ops.deserialize(public.tensor, serialized), spec.ciphertexts.shape)
+    cts = ops.deserialize(public.tensor, serialized, tf.constant(spec.scale, tf.float64), level=spec.level)
+    cts = tf.ensure_shape(cts, spec.ciphertexts.shape)
     return HETensor(
         ciphertexts=cts, context=public.tensor, shape=spec.shape, dtype=spec.dtype, layout=spec.layout,
         packed_axis=spec.packed_axis, level=spec.level, scale=spec.scale, params=spec.params,

@@ -24,7 +24,7 @@ from he_tf.levels import align
 from he_tf.models import outputs, wire
 from he_tf.models.model import EncryptedModel, KeyRequirements
 
-_SECRET_TAG = b"HETFSEC1"  # SecretKey.serialize() starts with it
+_SECRET_TAG = b"HETFSEC2"  # SecretKey.serialize() starts with it
 
 
 @dataclasses.dataclass
