@@ -16,7 +16,14 @@ See docs/tutorial-inference.md.
 
 from he_tf.models.activations import PolynomialActivation
 from he_tf.models.keras_import import from_keras
-from he_tf.models.model import OUTPUT_MODES, EncryptedModel, KeyRequirements, Magnitude, from_steps, from_weights
+from he_tf.models.model import (
+    OUTPUT_MODES,
+    EncryptedModel,
+    KeyRequirements,
+    Magnitude,
+    from_steps,
+    from_weights,
+)
 from he_tf.models.outputs import Prediction
 from he_tf.models.serving import Client, Server, ServerTiming, Traffic
 from he_tf.models.sklearn_import import from_sklearn

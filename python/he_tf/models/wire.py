@@ -28,6 +28,7 @@ context).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import re
@@ -38,6 +39,7 @@ import tensorflow as tf
 
 import he_tf
 from he_tf import levels, packing
+from he_tf.keys import op_error_message
 from he_tf.models import outputs
 from he_tf.tensor import LAYOUTS, HETensor
 
@@ -136,13 +138,15 @@ def decode(data: bytes, public: he_tf.PublicContext, expect: str) -> Message:
     spec = _tensor_spec(header["tensor"], public.params, expect)
     lengths = _lengths(header["lengths"], spec.ciphertexts.shape.as_list(), len(body), expect)
     meta = _meta(header["meta"])
-    offsets = np.cumsum([0] + lengths)
     strings = np.empty(len(lengths), dtype=object)
-    strings[:] = [body[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    strings[:] = [body[a:b] for a, b in itertools.pairwise(itertools.accumulate(lengths, initial=0))]
     try:
+        # Loads each ciphertext and checks it against the context and against the spec's level and scale.
         tensor = he_tf.deserialize(public, tf.constant(strings.reshape(spec.ciphertexts.shape), tf.string), spec)
-    except (tf.errors.OpError, ValueError) as e:
-        raise WireFormatError(f"cannot load the {expect}'s ciphertexts: {getattr(e, 'message', e)}") from None
+    except tf.errors.OpError as e:
+        raise WireFormatError(f"cannot load the {expect}'s ciphertexts: {op_error_message(e)}") from None
+    except ValueError as e:
+        raise WireFormatError(f"cannot load the {expect}'s ciphertexts: {e}") from None
     return Message(kind=expect, tensor=tensor, meta=meta)
 
 
