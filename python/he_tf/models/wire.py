@@ -41,6 +41,7 @@ import he_tf
 from he_tf import levels, packing
 from he_tf.keys import op_error_message
 from he_tf.models import outputs
+from he_tf.models.model import OUTPUT_MODES
 from he_tf.tensor import LAYOUTS, HETensor
 
 MAGIC = b"HETFMSG1"
@@ -63,7 +64,7 @@ _TENSOR_KEYS = frozenset({"shape", "dtype", "layout", "packed_axis", "level", "s
                           "ciphertext_shape"})
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 # Response meta the client acts on, and the values each may take.
-_META = {"output": ("logits", "polynomial"), "activation": outputs.ACTIVATIONS,
+_META = {"output": OUTPUT_MODES, "activation": outputs.ACTIVATIONS,
          "activation_on_server": (True, False)}
 
 
