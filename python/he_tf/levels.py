@@ -38,7 +38,40 @@ def require_levels(x: HETensor, needed: int, op: str) -> None:
 
 def after_rescale(x: HETensor, scale: float) -> tuple[int, float]:
     """(level, scale) after a product of scale `scale` at x's level is rescaled."""
-    return x.level - 1, scale / x.he_params.primes[x.level]
+    return rescaled(x.he_params, x.level, scale)
+
+
+def rescaled(params: Params, level: int, scale: float) -> tuple[int, float]:
+    """(level, scale) after a product of scale ``scale`` at ``level`` is rescaled: ``q_level`` dropped."""
+    return level - 1, scale / params.primes[level]
+
+
+def headroom(params: Params, level: int) -> float:
+    """About ``q_0 * ... * q_level / 2``: a value v at scale s decrypts correctly at ``level`` only if |v| * s
+    is below.
+
+    CKKS computes modulo the primes still in the ciphertext; a larger |v| * s
+    wraps around and decrypts to a wrong value with no error. Like the
+    encryption check (``Params.max_value``), this reads the primes' bit sizes:
+    ``2**(bits_0 + ... + bits_level - 1)``. Each b-bit prime is a little below
+    ``2**b``: by a relative 1e-14 for 60-bit primes at N = 8192 (the first prime
+    of ``Params.for_depth``), but up to a few percent for 20-bit ones.
+    """
+    return math.exp2(sum(params.coeff_mod_bit_sizes[: level + 1]) - 1)
+
+
+def max_magnitude(params: Params, level: int, scale: float) -> float:
+    """The largest |value| a ciphertext at ``level`` and ``scale`` holds (:func:`headroom` / scale).
+
+    At level 0 and the fresh scale ``2**scale_bits`` this is
+    ``Params.max_value``, the bound encryption enforces.
+    """
+    return headroom(params, level) / scale
+
+
+def scale_possible(params: Params, level: int, scale: float) -> bool:
+    """Whether a ciphertext at ``level`` can have ``scale``: finite, above 1, and holding values of magnitude 1."""
+    return math.isfinite(scale) and scale > 1 and max_magnitude(params, level, scale) > 1
 
 
 def align(x: HETensor, level: int, scale: float) -> HETensor:

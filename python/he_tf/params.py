@@ -36,16 +36,17 @@ class Params:
         _core.validate_params(int(self.poly_modulus_degree), list(self.coeff_mod_bit_sizes), int(self.scale_bits))
 
     @classmethod
-    def for_depth(cls, depth: int, scale_bits: int = 40) -> Params:
+    def for_depth(cls, depth: int, scale_bits: int = 40, first_bits: int | None = None) -> Params:
         """The smallest 128-bit-secure parameters allowing ``depth`` multiplications.
 
         The chain is ``[first] + [scale_bits] * depth + [special]`` where the
-        first and special primes have ``min(60, scale_bits + 20)`` bits, leaving
-        about 19 bits for the integer part of the values.
+        first and special primes have ``first_bits`` bits, by default
+        ``min(60, scale_bits + 20)``: results then keep about
+        ``first_bits - scale_bits - 1`` (19) bits for their integer part.
         """
         if depth < 0:
             raise ValueError(f"depth must be >= 0, got {depth}")
-        outer = min(60, scale_bits + 20)
+        outer = min(60, scale_bits + 20) if first_bits is None else first_bits
         bits = (outer,) + (scale_bits,) * depth + (outer,)
         for n in (4096, 8192, 16384, 32768):
             if sum(bits) <= _core.max_coeff_modulus_bits(n):

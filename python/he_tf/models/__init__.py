@@ -16,14 +16,22 @@ See docs/tutorial-inference.md.
 
 from he_tf.models.activations import PolynomialActivation
 from he_tf.models.keras_import import from_keras
-from he_tf.models.model import OUTPUT_MODES, EncryptedModel, KeyRequirements, from_steps, from_weights
+from he_tf.models.model import (
+    OUTPUT_MODES,
+    EncryptedModel,
+    KeyRequirements,
+    Magnitude,
+    from_steps,
+    from_weights,
+)
 from he_tf.models.outputs import Prediction
 from he_tf.models.serving import Client, Server, ServerTiming, Traffic
 from he_tf.models.sklearn_import import from_sklearn
 from he_tf.models.steps import Dense, Polynomial, Square
+from he_tf.models.wire import WireFormatError
 
 __all__ = [
-    "OUTPUT_MODES", "Client", "Dense", "EncryptedModel", "KeyRequirements", "Polynomial",
-    "PolynomialActivation", "Prediction", "Server", "ServerTiming", "Square", "Traffic", "from_keras",
-    "from_sklearn", "from_steps", "from_weights",
+    "OUTPUT_MODES", "Client", "Dense", "EncryptedModel", "KeyRequirements", "Magnitude", "Polynomial",
+    "PolynomialActivation", "Prediction", "Server", "ServerTiming", "Square", "Traffic", "WireFormatError",
+    "from_keras", "from_sklearn", "from_steps", "from_weights",
 ]

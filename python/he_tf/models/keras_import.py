@@ -37,7 +37,8 @@ Item = Union[Step, str]  # a step, or the name of the output activation
 
 def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[float, float] | None = None,
                degree: int = 3, layout: str = "batch", params: he_tf.Params | None = None,
-               data: ArrayLike | None = None) -> EncryptedModel:
+               data: ArrayLike | None = None,
+               feature_range: tuple[ArrayLike, ArrayLike] | None = None) -> EncryptedModel:
     """An encrypted model computing what the trained Keras ``model`` computes.
 
     Parameters
@@ -60,12 +61,17 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
     params:
         CKKS parameters; by default the smallest secure ones for the depth the model needs.
     data:
-        Features (e.g. the training set) to derive ``input_range`` from.
+        Features (e.g. the training set) to derive ``input_range`` and ``feature_range`` from.
+    feature_range:
+        ``(low, high)``, scalars or one value per feature, in the model's
+        input units: the compiler refuses a model whose results could exceed
+        what CKKS holds for such features (see :func:`he_tf.models.from_steps`).
 
     Raises
     ------
     ValueError
-        Naming the layer, for layers or activations the encrypted path cannot run.
+        Naming the layer, for layers or activations the encrypted path cannot
+        run; or for results that could exceed the parameters' room.
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"from_keras takes a keras.Model, got {type(model).__name__}")
@@ -86,7 +92,7 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
     if not steps or not isinstance(steps[0], Dense):
         raise ValueError(f"{model.name!r} has no Dense layer before its first activation")
     return from_steps(steps, activation, output=output, input_range=input_range, data=data, degree=degree,
-                      layout=layout, params=params, name=model.name)
+                      layout=layout, params=params, feature_range=feature_range, name=model.name)
 
 
 def _chain(model: keras.Model) -> list[keras.layers.Layer]:

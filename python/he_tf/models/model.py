@@ -9,7 +9,9 @@ checked against.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import math
 from typing import Sequence
 
 import numpy as np
@@ -17,15 +19,46 @@ import tensorflow as tf
 from numpy.typing import ArrayLike
 
 import he_tf
-from he_tf import approx
+from he_tf import approx, levels
 from he_tf.models import outputs
 from he_tf.models.steps import Dense, Polynomial, Step, fold_affine
 from he_tf.tensor import LAYOUTS
 
 OUTPUT_MODES = ("logits", "polynomial")
-# Derived polynomial ranges extend the data's largest |logit| by this factor: new samples stray a little
-# further.
+# Ranges derived from data stray a little further, for new samples: the sigmoid's logit range is the data's
+# largest |logit| times this factor; each feature's [min, max] is widened by (factor - 1) times its width on
+# both sides.
 RANGE_MARGIN = 1.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Magnitude:
+    """How large one step's results can get, and how large CKKS can hold them there.
+
+    Attributes
+    ----------
+    step:
+        The step (its repr); the last step's result is checked at level 0,
+        where the server sends it.
+    level, scale:
+        Where the result lives: its ciphertexts' level and scale.
+    bound:
+        The largest ``|value|`` the step can produce for features in the model's range.
+    room:
+        The largest ``|value|`` a ciphertext at that level and scale holds
+        (:func:`he_tf.levels.max_magnitude`); a larger one wraps around and
+        decrypts to a wrong value with no error.
+    """
+
+    step: str
+    level: int
+    scale: float
+    bound: float
+    room: float
+
+    @property
+    def fits(self) -> bool:
+        return self.bound < self.room
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,12 +117,23 @@ class EncryptedModel:
     input_range, approximation_error:
         For ``output="polynomial"`` with a sigmoid: the logit range the
         polynomial was fitted on and its largest error there; else ``None``.
+    feature_range:
+        ``(low, high)`` arrays, one value per feature: the range the compiler
+        checked every step's results against (:meth:`magnitudes`), or ``None``
+        if it was not given (see :attr:`max_feature_magnitude`).
+
+    Raises
+    ------
+    ValueError
+        If, for features in ``feature_range``, a step's result could exceed
+        what CKKS holds at its level (it would decrypt wrong), naming the step,
+        the bound, the room and the fix.
     """
 
     def __init__(self, steps: Sequence[Step], activation: str, *, output: str, layout: str,
                  params: he_tf.Params | None, logit_steps: Sequence[Step] | None = None,
                  input_range: tuple[float, float] | None = None, approximation_error: float | None = None,
-                 name: str = "model") -> None:
+                 feature_range: tuple[ArrayLike, ArrayLike] | None = None, name: str = "model") -> None:
         if not steps or not isinstance(steps[0], Dense):
             raise ValueError("an encrypted model starts with a Dense step (it fixes the number of features)")
         if activation not in outputs.ACTIVATIONS:
@@ -111,6 +155,9 @@ class EncryptedModel:
                 f"he_tf.Params.for_depth({self.depth})"
             )
         self._rotations = self._rotation_steps()  # also checks that vector-layout matrices fit the slots
+        self.feature_range = None if feature_range is None else _feature_box(feature_range, self.n_features)
+        if self.feature_range is not None:
+            self._check_magnitudes()
         self._function = tf.function(self._run)
 
     def _check_widths(self) -> None:
@@ -152,6 +199,90 @@ class EncryptedModel:
             needed, packed = step.rotation_steps(packed, slots)
             steps.update(needed)
         return tuple(sorted(steps))
+
+    def magnitudes(self, feature_range: tuple[ArrayLike, ArrayLike] | None = None,
+                   params: he_tf.Params | None = None) -> list[Magnitude]:
+        """Each step's worst-case result magnitude for features in ``feature_range`` and the room there.
+
+        Interval arithmetic through the steps (exact for Dense steps, then
+        bounds for squares and polynomials), from the model's
+        :attr:`feature_range` unless one is given, under :attr:`params` unless
+        others are. Levels and scales follow he_tf's planning; the last step is
+        checked at level 0, where the server switches its response down to.
+        """
+        params = params or self.params
+        box = self.feature_range if feature_range is None else _feature_box(feature_range, self.n_features)
+        if box is None:
+            raise ValueError(f"{self.name} has no feature_range; pass one")
+        low, high = box
+        level, scale = params.depth, 2.0 ** params.scale_bits
+        rows = []
+        for index, step in enumerate(self.steps):
+            low, high = step.interval(low, high)
+            level, scale = step.plan(params, level, scale)
+            at = 0 if index == len(self.steps) - 1 else level
+            bound = float(np.max(np.maximum(np.abs(low), np.abs(high))))
+            rows.append(Magnitude(repr(step), at, scale, bound, levels.max_magnitude(params, at, scale)))
+        return rows
+
+    @functools.cached_property
+    def max_feature_magnitude(self) -> float:
+        """The largest ``m`` such that features in ``[-m, m]`` give results that all decrypt correctly.
+
+        What a model built without ``feature_range`` (or ``data``) guarantees:
+        larger features can wrap around and decrypt wrong, with no error.
+        """
+        def fits(log_m: float) -> bool:
+            return all(row.fits for row in self.magnitudes((-2.0 ** log_m, 2.0 ** log_m)))
+
+        low, high = -60.0, math.log2(self.params.max_value)  # no feature above max_value can be encrypted
+        if fits(high):
+            return self.params.max_value
+        if not fits(low):
+            return 0.0
+        for _ in range(50):  # bisection on log2(m): every bound grows with m
+            middle = (low + high) / 2
+            low, high = (middle, high) if fits(middle) else (low, middle)
+        return 2.0 ** low
+
+    def _check_magnitudes(self) -> None:
+        low, high = self.feature_range
+        largest = float(np.max(np.maximum(np.abs(low), np.abs(high))))
+        if not largest < self.params.max_value:
+            raise ValueError(
+                f"{self.name}: feature_range reaches |x| = {largest:.6g}, but {self.params} can only encrypt "
+                f"|x| < {self.params.max_value:.6g}; scale the features down (e.g. standardize them before "
+                "encrypting)"
+            )
+        for row in self.magnitudes():
+            if row.fits:
+                continue
+            fix = ("narrow feature_range if the features stay smaller, or scale the model's outputs down "
+                   "(divide the last layer's weights and bias, multiply the decrypted result back)")
+            roomier = self._roomier_params(row.bound)
+            if roomier is not None:
+                fix += (f", or pass params={roomier!r} (every bound then fits {self._room(roomier):.3g} times "
+                        f"over; its scale 2^{roomier.scale_bits} gives "
+                        f"{self.params.scale_bits - roomier.scale_bits} fewer bits of precision)")
+            raise ValueError(
+                f"{self.name}: for features in feature_range, {row.step} can reach |value| {row.bound:.6g}, "
+                f"but a ciphertext at level {row.level} and scale 2^{math.log2(row.scale):.4g} holds "
+                f"|value| < {row.room:.6g} (the primes left, q_0...q_{row.level}, over 2 * scale) under "
+                f"{self.params}: the result would wrap around and decrypt wrong. Fix: {fix}"
+            )
+
+    def _room(self, params: he_tf.Params) -> float:
+        return min(row.room / row.bound if row.bound else math.inf for row in self.magnitudes(params=params))
+
+    def _roomier_params(self, bound: float) -> he_tf.Params | None:
+        """Parameters of the same depth with a 60-bit first prime and a scale leaving room for ``bound``,
+        if such exist and make every step fit; else None."""
+        scale_bits = min(self.params.scale_bits, 59 - (math.floor(math.log2(bound)) + 2))
+        try:
+            params = he_tf.Params.for_depth(self.params.depth, scale_bits=scale_bits, first_bits=60)
+        except ValueError:
+            return None
+        return params if scale_bits < self.params.scale_bits and self._room(params) > 1 else None
 
     def key_requirements(self) -> KeyRequirements:
         """The parameters and exactly the Galois keys the client's key set needs for this model."""
@@ -228,6 +359,13 @@ class EncryptedModel:
             lines.append(f"  sigmoid fitted on logits in [{low:.3g}, {high:.3g}], max error "
                          f"{self.approximation_error:.2g}")
         lines.append(f"  depth {self.depth}, {self.params}, layout={self.layout!r}")
+        if self.feature_range is None:
+            lines.append(f"  no feature_range: results decrypt correctly for |features| < "
+                         f"{self.max_feature_magnitude:.3g}")
+        else:
+            worst = max(self.magnitudes(), key=lambda row: row.bound / row.room)
+            lines.append(f"  feature_range checked: largest result bound {worst.bound:.3g} ({worst.step}), "
+                         f"room {worst.room:.3g}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -238,7 +376,7 @@ class EncryptedModel:
 def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str = "logits",
                input_range: tuple[float, float] | None = None, data: ArrayLike | None = None, degree: int = 3,
                layout: str = "batch", params: he_tf.Params | None = None,
-               name: str = "model") -> EncryptedModel:
+               feature_range: tuple[ArrayLike, ArrayLike] | None = None, name: str = "model") -> EncryptedModel:
     """An encrypted model from plaintext steps (:class:`Dense`, :class:`Square`, :class:`Polynomial`).
 
     Parameters
@@ -257,18 +395,37 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
         Alternatively, features (e.g. the training set): the range becomes
         ``[-m, m]`` with ``m`` 1.1 times their largest ``|logit|``. Symmetric,
         so the fit crosses 0.5 at logit 0 and labels stay the plaintext ones.
+        Without ``feature_range``, the data also give it: each feature's
+        ``[min, max]``, widened by 10% of its width on both sides.
     degree:
         Degree of the sigmoid polynomial.
     layout:
         ``"batch"`` or ``"vector"``: the input layout the model serves.
     params:
         CKKS parameters; default ``he_tf.Params.for_depth(depth)``.
+    feature_range:
+        ``(low, high)``, scalars or one value per feature: the range the
+        features will lie in. The compiler bounds every step's results over it
+        (interval arithmetic) and refuses, with the numbers and the fix, a
+        model whose results could exceed what CKKS holds at their level (they
+        would decrypt wrong, silently). Without it (and without ``data``)
+        nothing is refused: :attr:`EncryptedModel.max_feature_magnitude` says
+        how large features may be.
+
+    Raises
+    ------
+    ValueError
+        For steps that do not chain, a polynomial output without a range, or
+        results that could exceed the parameters' room (see ``feature_range``).
     """
     logit_steps = fold_affine(list(steps))
     if output not in OUTPUT_MODES:
         raise ValueError(f"output must be one of {OUTPUT_MODES}, got {output!r}")
+    if feature_range is None and data is not None:
+        feature_range = _data_range(data)
     if output == "logits" or activation == "linear":
-        return EncryptedModel(logit_steps, activation, output=output, layout=layout, params=params, name=name)
+        return EncryptedModel(logit_steps, activation, output=output, layout=layout, params=params,
+                              feature_range=feature_range, name=name)
     if activation == "softmax":
         raise ValueError(
             "output='polynomial' cannot evaluate softmax on the server: it needs exp and a division across "
@@ -287,7 +444,30 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
     ]
     return EncryptedModel(server_steps, activation, output=output, layout=layout, params=params,
                           logit_steps=logit_steps, input_range=(low, high), approximation_error=error,
-                          name=name)
+                          feature_range=feature_range, name=name)
+
+
+def _feature_box(feature_range: tuple[ArrayLike, ArrayLike], n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high)`` (scalars or one value per feature) as two finite float64 arrays of ``n_features``."""
+    try:
+        low, high = feature_range
+        low, high = (np.broadcast_to(np.asarray(v, np.float64), (n_features,)).copy() for v in (low, high))
+    except (TypeError, ValueError):
+        raise ValueError(f"feature_range must be (low, high), scalars or {n_features} values each, got "
+                         f"{feature_range!r}") from None
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(low <= high)):
+        raise ValueError(f"feature_range must be finite with low <= high, got {feature_range!r}")
+    return low, high
+
+
+def _data_range(data: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's [min, max] over ``data``, widened on both sides by ``RANGE_MARGIN - 1`` times its width."""
+    x = np.asarray(data, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"data must be features of shape (samples, features), got shape {x.shape}")
+    low, high = x.min(axis=0), x.max(axis=0)
+    margin = (RANGE_MARGIN - 1) * (high - low)
+    return low - margin, high + margin
 
 
 def _sigmoid_range(model: EncryptedModel, input_range: tuple[float, float] | None,
@@ -325,7 +505,7 @@ def from_weights(weights: ArrayLike, bias: ArrayLike | None = None, activation: 
         ``"linear"``, ``"sigmoid"`` or ``"softmax"``.
     **options:
         ``output``, ``input_range``, ``data``, ``degree``, ``layout``,
-        ``params``, ``name`` as for :func:`from_steps`.
+        ``params``, ``feature_range``, ``name`` as for :func:`from_steps`.
     """
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim == 1:

@@ -2,7 +2,10 @@
 
 Each step knows the multiplicative levels it uses, how to run on an
 HETensor, how to run on float64 NumPy (the exact reference the encrypted
-result is compared with) and which Galois keys it needs in vector layout.
+result is compared with), which Galois keys it needs in vector layout, the
+level and scale of its result (as he_tf's arithmetic plans them) and an
+interval holding its outputs given intervals holding its inputs (worst case,
+for the compiler's magnitude check).
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ import numpy as np
 import tensorflow as tf
 
 import he_tf
+from he_tf import levels
 from he_tf.arithmetic import poly_depth
 from he_tf.models import rotations
+
+Interval = tuple[np.ndarray, np.ndarray]  # (low, high), one value per feature
 
 
 def _float_array(value, name: str, ndim: int) -> np.ndarray:
@@ -65,6 +71,16 @@ class Dense:
     def plain(self, x: np.ndarray) -> np.ndarray:
         return x @ self.weights + self.bias
 
+    def interval(self, low: np.ndarray, high: np.ndarray) -> Interval:
+        """Exact bounds of ``x @ weights + bias`` over the box ``low <= x <= high``."""
+        center, radius = (low + high) / 2, (high - low) / 2
+        middle, spread = center @ self.weights + self.bias, radius @ np.abs(self.weights)
+        return middle - spread, middle + spread
+
+    def plan(self, params: he_tf.Params, level: int, scale: float) -> tuple[int, float]:
+        """Plaintext weights are encoded at the prime the rescale drops: the scale is unchanged."""
+        return level - 1, scale
+
     def encrypted(self, x: he_tf.HETensor) -> he_tf.HETensor:
         # On the packed (feature) axis this is the diagonal method, also for one output: its diagonals leave
         # zeros in every slot past the outputs, so the bias (added to the outputs' slots only) and any later
@@ -93,6 +109,13 @@ class Square:
 
     def plain(self, x: np.ndarray) -> np.ndarray:
         return x * x
+
+    def interval(self, low: np.ndarray, high: np.ndarray) -> Interval:
+        squares = np.maximum(low * low, high * high)
+        return np.where((low <= 0) & (high >= 0), 0.0, np.minimum(low * low, high * high)), squares
+
+    def plan(self, params: he_tf.Params, level: int, scale: float) -> tuple[int, float]:
+        return levels.rescaled(params, level, scale * scale)
 
     def encrypted(self, x: he_tf.HETensor) -> he_tf.HETensor:
         return tf.math.square(x)
@@ -131,6 +154,16 @@ class Polynomial:
 
     def plain(self, x: np.ndarray) -> np.ndarray:
         return np.polyval(self.coeffs, x)
+
+    def interval(self, low: np.ndarray, high: np.ndarray) -> Interval:
+        """``±(sum |c_k| m^k)`` with ``m`` the inputs' largest magnitude: bounds every partial sum too."""
+        m = np.maximum(np.abs(low), np.abs(high))
+        bound = np.polyval(np.abs(self.coeffs), m)
+        return -bound, bound
+
+    def plan(self, params: he_tf.Params, level: int, scale: float) -> tuple[int, float]:
+        """Every term is brought to the input's scale before the one rescale."""
+        return level - self.depth, scale
 
     def encrypted(self, x: he_tf.HETensor) -> he_tf.HETensor:
         return tf.math.polyval([float(c) for c in self.coeffs], x)
