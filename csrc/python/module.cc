@@ -69,10 +69,9 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "coeff_modulus_primes",
       [](std::size_t n, std::vector<int> bits, int scale_bits) {
+        const seal::EncryptionParameters parms = MakeParams(n, std::move(bits), scale_bits).ToSeal();
         std::vector<std::uint64_t> primes;
-        for (const auto& q : MakeParams(n, std::move(bits), scale_bits).ToSeal().coeff_modulus()) {
-          primes.push_back(q.value());
-        }
+        for (const auto& q : parms.coeff_modulus()) primes.push_back(q.value());
         return primes;
       },
       py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"),

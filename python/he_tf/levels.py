@@ -47,17 +47,12 @@ def rescaled(params: Params, level: int, scale: float) -> tuple[int, float]:
 
 
 def headroom(params: Params, level: int) -> float:
-    """About ``q_0 * ... * q_level / 2``: a value v at scale s decrypts correctly at ``level`` only if |v| * s
-    is below.
+    """``q_0 * ... * q_level / 2``: a value v at scale s decrypts correctly at ``level`` only if |v| * s is below.
 
     CKKS computes modulo the primes still in the ciphertext; a larger |v| * s
-    wraps around and decrypts to a wrong value with no error. Like the
-    encryption check (``Params.max_value``), this reads the primes' bit sizes:
-    ``2**(bits_0 + ... + bits_level - 1)``. Each b-bit prime is a little below
-    ``2**b``: by a relative 1e-14 for 60-bit primes at N = 8192 (the first prime
-    of ``Params.for_depth``), but up to a few percent for 20-bit ones.
+    wraps around and decrypts to a wrong value with no error.
     """
-    return math.exp2(sum(params.coeff_mod_bit_sizes[: level + 1]) - 1)
+    return float(math.prod(params.primes[: level + 1])) / 2
 
 
 def max_magnitude(params: Params, level: int, scale: float) -> float:
