@@ -1,64 +1,41 @@
-"""The bad-input matrix: hostile bytes into every loader, each case in its own process.
+"""The bad-input matrix: hostile bytes into every loader, each case isolated from the others' crashes.
 
 Each case (tests/hostile/cases.py) crafts one input from real objects (tests/hostile/craft.py) and
-feeds it to one public API. A case passes when the process exits normally (a crash shows as a
-negative return code: -11 for SIGSEGV), the API raised a clean exception of the family it documents
-(RecursionError, MemoryError or SystemError never count) or, where a result is acceptable, returned
-the correct one, and the peak RSS grew by less than 200 MB.
+feeds it to one public API; worker processes run them (tests/hostile/matrix.py), and a case that
+kills its worker is run again alone. A case passes when its process is not killed (a crash shows as
+a negative return code: -11 for SIGSEGV), the API raised a clean exception of the family it
+documents (RecursionError, MemoryError or SystemError never count) or, where a result is acceptable,
+returned the correct one, and the peak RSS grew by less than 200 MB over the case.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from tests.hostile import craft
+from tests.hostile import craft, matrix
 from tests.hostile.cases import CASES
-from tests.hostile.run_case import VERDICT
 
-ROOT = Path(__file__).resolve().parents[1]
 RSS_LIMIT_MB = 200
-CASE_TIMEOUT_S = 240
-WORKERS = 2
-
-
-def _run(folder: Path, what: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "tests.hostile.run_case", str(folder), what], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=CASE_TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")
-def results(request, tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
-    """Every selected case, run up front WORKERS at a time."""
+def results(request, tmp_path_factory) -> dict[str, matrix.Outcome]:
+    """Every selected case, run up front on two workers."""
     folder = tmp_path_factory.mktemp("hostile-keys")
-    made = _run(folder, "--keys")
-    assert made.returncode == 0, made.stderr[-3000:]
+    matrix.write_keys(folder)
     names = sorted({item.callspec.params["name"] for item in request.session.items
                     if item.module.__name__ == __name__ and hasattr(item, "callspec")
                     and "name" in item.callspec.params})
-    with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
-        return dict(zip(names, pool.map(lambda n: _run(folder, n), names)))
-
-
-def _verdict(proc: subprocess.CompletedProcess) -> dict | None:
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(VERDICT)]
-    return json.loads(lines[-1][len(VERDICT):]) if lines else None
+    return matrix.run_matrix(folder, names)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_hostile_input(results, name):
-    case, proc = CASES[name], results[name]
-    assert proc.returncode >= 0, f"killed by signal {-proc.returncode}: {proc.stderr[-1500:]}"
-    verdict = _verdict(proc)
-    assert proc.returncode == 0 and verdict is not None, f"exit {proc.returncode}: {proc.stderr[-3000:]}"
+    case, outcome = CASES[name], results[name]
+    assert outcome.returncode >= 0, f"killed by signal {-outcome.returncode}: {outcome.log[-1500:]}"
+    verdict = outcome.verdict
+    assert verdict is not None, f"exit {outcome.returncode} without a verdict: {outcome.log[-3000:]}"
     if verdict["outcome"] == "raised":
         assert verdict["family_ok"], (f"raised {verdict['type']} (expected one of {case.expect}): "
                                       f"{verdict['message']}\n{verdict['where']}")

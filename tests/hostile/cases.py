@@ -51,7 +51,7 @@ class Case:
 class Env:
     """The key sets every case reuses, loaded from files the matrix wrote once."""
 
-    keys: he_tf.KeySet  # the key set under attack (Galois key for step 1)
+    keys: he_tf.KeySet  # the key set under attack (a Galois key for step 1)
     other: he_tf.KeySet  # another key set, same parameters
 
     @classmethod
@@ -281,10 +281,16 @@ def declared_words_public_key(env: Env) -> Returned:
     return _load_public(env, _public_blob(env, 0, _declares_words))
 
 
-def wire_huge_shape(env: Env) -> Returned:
+def wire_huge_grid(env: Env) -> Returned:
+    """2^27 x 3 samples: a grid of 65536 x 3 ciphertexts, all of length 0 (an empty body)."""
     request = craft.wire_huge_shape(_request(env), 1 << 27, PARAMS.slot_count)
     wire.decode(request, env.keys.public, expect="request")
     return Returned(False, "a request of 2^27 samples with an empty body was accepted")
+
+
+def wire_huge_shape_server(env: Env) -> Returned:
+    """A valid request of 4 x 3 samples (3 ciphertexts) whose header claims 2^27 x 3."""
+    return _handle(env, craft.wire_with_shape(_request(env), [1 << 27, 3]))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -292,10 +298,25 @@ def wire_huge_shape(env: Env) -> Returned:
 
 
 def _roundtrip(env: Env, public: he_tf.PublicContext, secret: he_tf.SecretKey) -> Returned:
-    """Encrypts X under ``public`` and checks x*x + x, rolled by one, decrypts right with ``secret``."""
+    """Encrypts X under ``public`` and checks that x*x + x (the relinearization keys) and x rolled by one
+    (the Galois key) decrypt right with ``secret``."""
     x = he_tf.encrypt(public, X)
-    y = tf.roll(x * x + x, 1, axis=0)
-    return _close(he_tf.decrypt(secret, y).numpy(), np.roll(X * X + X, 1, axis=0))
+    products = _close(he_tf.decrypt(secret, x * x + x).numpy(), X * X + X)
+    if not products.correct:
+        return products
+    slots = np.linspace(-1.0, 1.0, PARAMS.slot_count)[None]
+    rotated = ops.rotate(public.tensor, ops.encrypt(public.tensor, slots), steps=1)
+    return _close(ops.decrypt(public.tensor, secret.tensor, rotated, num_values=slots.shape[1]).numpy(),
+                  np.roll(slots, -1, axis=1))
+
+
+def _must_work(check: Callable[[], Returned]) -> None:
+    """A case's own check on valid inputs: any failure is the case's bug (AssertionError), not a refusal."""
+    try:
+        result = check()
+    except Exception as e:  # noqa: BLE001
+        raise AssertionError(f"the check fails on valid inputs: {type(e).__name__}: {e}") from None
+    assert result.correct, f"the check fails on valid inputs: {result.detail}"
 
 
 def _bit_positions(data: bytes, count: int) -> list[int]:
@@ -305,26 +326,29 @@ def _bit_positions(data: bytes, count: int) -> list[int]:
     return sorted(set(spread + head))
 
 
-def _every_flip(data: bytes, load: Callable[[bytes], Returned]) -> Returned:
+def _every_flip(env: Env, data: bytes, load: Callable[[bytes], Returned]) -> Returned:
     """Each single-bit flip refused (an acceptable exception) or giving correct results."""
-    accepted = 0
-    for bit in _bit_positions(data, 48):
+    _must_work(lambda: _roundtrip(env, env.keys.public, env.keys.secret))
+    bits = _bit_positions(data, 48)
+    accepted, wrong = 0, []
+    for bit in bits:
         try:
             result = load(craft.flip_bit(data, bit))
         except (ValueError, tf.errors.InvalidArgumentError):
             continue
-        if not result.correct:
-            return Returned(False, f"bit {bit} (byte {bit // 8} of {len(data)}) flipped: accepted, {result.detail}")
         accepted += 1
-    return Returned(True, f"{accepted} flips accepted with correct results")
+        if not result.correct:
+            wrong.append(f"byte {bit // 8} bit {bit % 8}: {result.detail}")
+    summary = f"{accepted} of {len(bits)} single-bit flips accepted, {len(wrong)} with wrong results"
+    return Returned(not wrong, summary + (f"; first: {wrong[0]}" if wrong else ""))
 
 
 def public_context_bit_flips(env: Env) -> Returned:
-    return _every_flip(env.keys.public.serialize(), lambda d: _load_public(env, d))
+    return _every_flip(env, env.keys.public.serialize(), lambda d: _load_public(env, d))
 
 
 def secret_key_bit_flips(env: Env) -> Returned:
-    return _every_flip(env.keys.secret.serialize(), lambda d: _load_secret(env, d))
+    return _every_flip(env, env.keys.secret.serialize(), lambda d: _load_secret(env, d))
 
 
 def public_context_relabelled(env: Env) -> Returned:
@@ -364,18 +388,21 @@ def matmul_constants_scale_mismatch(env: Env) -> Returned:
     cts = tf.reshape(ops.encrypt(ctx, tf.constant([[1.0], [2.0]], tf.float64)), [1, 2])
     doubled = lambda b: craft.edit_ciphertext(b, scale=2 * craft.Ciphertext.parse(b).scale)  # noqa: E731
     pair = tf.io.parse_tensor(craft.edit_variant(tf.io.serialize_tensor(cts).numpy(), doubled, index=1), tf.variant)
-    parts = ops.decrypt(ctx, env.keys.secret.tensor, pair, num_values=1).numpy().reshape(-1)
-    assert np.allclose(parts, [1.0, 1.0], atol=ATOL), parts  # the crafted operands are what they claim
+    # the crafted operands are what they claim
+    _must_work(lambda: _close(ops.decrypt(ctx, env.keys.secret.tensor, pair, num_values=1).numpy().reshape(-1),
+                              [1.0, 1.0]))
     out = ops.matmul_constants(ctx, pair, tf.constant([[1.0], [1.0]], tf.float64))
     return _close(ops.decrypt(ctx, env.keys.secret.tensor, out, num_values=1).numpy().reshape(-1), [2.0])
 
 
 def product_past_modulus(env: Env) -> Returned:
-    """x^2 with x = 800 in every slot: 640000 is past the values the default parameters hold (2^19)."""
+    """x^2 with x = 800 in every slot: 640000 is past the values the default parameters hold (2^19).
+
+    In every slot, so that the polynomial's constant coefficient carries the whole 640000 * scale."""
     model = he_tf.models.from_steps([he_tf.models.Dense(np.eye(1), np.zeros(1)), he_tf.models.Square()])
     client = he_tf.models.Client.generate(model.key_requirements())
     server = he_tf.models.Server(client.public_context, model)
-    x = np.full((8, 1), 800.0)
+    x = np.full((model.params.slot_count, 1), 800.0)
     prediction = client.decrypt(server.handle(client.encrypt(x)))
     got = np.asarray(prediction.outputs)
     ok = got.shape == x.shape and np.allclose(got, 640000.0, rtol=1e-4)
@@ -467,7 +494,8 @@ CASES: dict[str, Case] = {c.name: c for c in [
     Case("declared-words-plaintext", declared_words_plaintext, OP_ERROR, defect="zero-fills 1 GiB"),
     Case("declared-words-secret-key", declared_words_secret_key, VALUE, defect="zero-fills 1 GiB"),
     Case("declared-words-public-key", declared_words_public_key, VALUE, defect="zero-fills 1 GiB"),
-    Case("wire-huge-shape", wire_huge_shape, VALUE, defect="2^27 x 3 samples announced"),
+    Case("wire-huge-grid", wire_huge_grid, VALUE),
+    Case("wire-huge-shape-server-handle", wire_huge_shape_server, VALUE, defect="2^27 x 3 samples claimed: GBs"),
     # silent corruption
     Case("public-context-bit-flips", public_context_bit_flips, OP_ERROR, may_return=True,
          defect="flips accepted, wrong results"),

@@ -495,6 +495,13 @@ def wire_nested_header(message: bytes, depth: int) -> bytes:
     return wire_join(magic, head, body)
 
 
+def wire_with_shape(message: bytes, shape: list[int]) -> bytes:
+    """``message`` whose header claims the tensor has ``shape`` (grid, lengths and body unchanged)."""
+    magic, header, body = wire_split(message)
+    header["tensor"]["shape"] = shape
+    return wire_join(magic, header, body)
+
+
 def wire_huge_shape(message: bytes, rows: int, slots: int) -> bytes:
     """A request claiming ``rows`` samples (batch layout): the grid and lengths match, the body is empty."""
     magic, header, _ = wire_split(message)

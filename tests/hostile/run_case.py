@@ -1,12 +1,14 @@
-"""Runs one case of the bad-input matrix in this process and prints its verdict as JSON.
+"""Runs cases of the bad-input matrix in this process, one after the other, printing each verdict.
 
-    python -m tests.hostile.run_case KEY_FOLDER CASE     one case (the matrix runs each in a subprocess)
-    python -m tests.hostile.run_case KEY_FOLDER --keys   writes the key sets the cases load
+    python -m tests.hostile.run_case KEY_FOLDER CASE [CASE ...]
+    python -m tests.hostile.run_case KEY_FOLDER --keys      writes the key sets the cases load
 
-The last line of standard output is ``VERDICT {json}``: the outcome (``raised`` with the exception's
-type and message, or ``returned`` with whether the result was correct), whether the exception is of
-an acceptable family, and the peak RSS growth from after TensorFlow's import, key loading and a
-warm-up to the end of the case (crafting the input included).
+Before each case it prints ``START name``, after it ``VERDICT {json}``: the outcome (``raised`` with
+the exception's type and message, or ``returned`` with whether the result was correct), whether the
+exception is of an acceptable family, and the peak RSS growth over the case (crafting the input
+included). The peak is reset before each case (``/proc/self/clear_refs``), after TensorFlow's
+import, key loading and a warm-up, so ``ru_maxrss`` measures that case alone. A case that kills the
+process leaves a ``START`` without its ``VERDICT`` (tests/hostile/matrix.py runs it again alone).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 import traceback
 from pathlib import Path
 
-VERDICT = "VERDICT "
+START, VERDICT = "START ", "VERDICT "
 
 
 def _peak_rss_mb() -> float:
@@ -37,12 +39,16 @@ def _families(exc: BaseException, names: tuple[str, ...]) -> bool:
     return isinstance(exc, tuple(classes[n] for n in names))
 
 
-def run(folder: Path, name: str) -> dict:
+def _reset_peak_rss() -> None:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets the peak RSS to the current RSS (Linux >= 4.0)
+
+
+def run(env, name: str) -> dict:
     from tests.hostile import cases
 
     case = cases.CASES[name]
-    env = cases.Env.load(folder)
-    cases.warm_up(env)
+    _reset_peak_rss()
     base = _peak_rss_mb()
     start = time.perf_counter()
     verdict: dict = {"case": name}
@@ -61,15 +67,17 @@ def run(folder: Path, name: str) -> dict:
 
 def main(argv: list[str]) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    folder, what = Path(argv[0]), argv[1]
-    if what == "--keys":
-        from tests.hostile import cases
+    from tests.hostile import cases
 
+    folder, names = Path(argv[0]), argv[1:]
+    if names == ["--keys"]:
         cases.write_keys(folder)
         return 0
-    verdict = run(folder, what)
-    sys.stdout.flush()
-    print(VERDICT + json.dumps(verdict), flush=True)
+    env = cases.Env.load(folder)
+    cases.warm_up(env)
+    for name in names:
+        print(START + name, flush=True)
+        print(VERDICT + json.dumps(run(env, name)), flush=True)
     return 0
 
 
