@@ -3,7 +3,8 @@
     python -m tests.fuzz.make_corpus [FOLDER]     (default tests/fuzz/corpus; replaces what is there)
 
 Run it again when a serialized format changes (the harnesses refuse to start on keys they cannot
-load). The parameters are the smallest he-tf allows with one multiplication, so seeds stay small.
+load). The parameters are the smallest he-tf allows (N=2048, one data prime, no multiplication), so
+seeds stay small and executions fast; the bad-input matrix covers multiplication and rotations.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ def make(root: Path) -> None:
 
     import he_tf
     from he_tf.models import wire
-    from tests.hostile.cases import PARAMS
 
+    params = he_tf.Params(2048, (27, 27), 20)
     for sub in ("keys", "fuzz_ciphertext", "fuzz_variant", "fuzz_public_context", "fuzz_secret_key", "fuzz_wire"):
         shutil.rmtree(root / sub, ignore_errors=True)
-    keys = he_tf.KeySet.generate(PARAMS, rotations=[1])
-    no_galois = he_tf.KeySet.generate(PARAMS, rotations=None)
+    keys = he_tf.KeySet.generate(params, rotations=[1])
+    no_galois = he_tf.KeySet.generate(params, rotations=None)
     _write(root / "keys", {"a.pub": keys.public.serialize(), "a.sec": keys.secret.serialize()})
 
     public_ct = he_tf.encrypt(keys.public, X)
@@ -77,7 +78,7 @@ def make(root: Path) -> None:
                         keys.public.key_id)
     _write(root / "fuzz_wire", {
         "valid": request, "valid-grid": batch, "nested-header": craft.wire_nested_header(request, 50),
-        "huge-shape": craft.wire_huge_shape(request, 1 << 10, PARAMS.slot_count),
+        "huge-shape": craft.wire_huge_shape(request, 1 << 10, params.slot_count),
     })
 
 

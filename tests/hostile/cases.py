@@ -281,6 +281,38 @@ def declared_words_public_key(env: Env) -> Returned:
     return _load_public(env, _public_blob(env, 0, _declares_words))
 
 
+def _corrupt_zstd(seal_bytes: bytes) -> bytes:
+    """``seal_bytes`` (zstd-compressed) with the reserved bit of the frame header set: a decoding error."""
+    at = craft.SEAL_HEADER.size + 4  # the Frame_Header_Descriptor, after the frame's magic number
+    assert craft.SealHeader.read(seal_bytes).compression == craft.ZSTD
+    return seal_bytes[:at] + bytes([seal_bytes[at] | 0x08]) + seal_bytes[at + 1:]
+
+
+def _refused_every_time(load: Callable[[], object], repeats: int) -> Returned:
+    """``load()`` ``repeats`` times, each refused; memory left behind accumulates into the RSS peak."""
+    for i in range(repeats):
+        try:
+            load()
+        except (ValueError, tf.errors.InvalidArgumentError):
+            continue
+        return Returned(False, f"attempt {i} was accepted")
+    return Returned(True, f"{repeats} refusals")
+
+
+def zstd_error_repeated_deserialize(env: Env) -> Returned:
+    """A ciphertext whose zstd frame is corrupted (its CRC-32 made right), refused 5000 times."""
+    x = he_tf.encrypt(env.keys.public, X[:, :1])
+    data = tf.reshape(craft.edit_serialized(he_tf.serialize(x).numpy().ravel()[0], _corrupt_zstd), [1, 1])
+    spec = tf.type_spec_from_value(x)
+    return _refused_every_time(lambda: he_tf.deserialize(env.keys.public, data, spec), 5000)
+
+
+def zstd_error_repeated_secret_key(env: Env) -> Returned:
+    """A secret key whose zstd frame is corrupted, refused 1000 times."""
+    data = _secret_blob(env, _corrupt_zstd)
+    return _refused_every_time(lambda: he_tf.SecretKey.deserialize(data), 1000)
+
+
 def wire_huge_grid(env: Env) -> Returned:
     """2^27 x 3 samples: a grid of 65536 x 3 ciphertexts, all of length 0 (an empty body)."""
     request = craft.wire_huge_shape(_request(env), 1 << 27, PARAMS.slot_count)
@@ -495,6 +527,10 @@ CASES: dict[str, Case] = {c.name: c for c in [
     Case("declared-words-secret-key", declared_words_secret_key, VALUE, defect="zero-fills 1 GiB"),
     Case("declared-words-public-key", declared_words_public_key, VALUE, defect="zero-fills 1 GiB"),
     Case("wire-huge-grid", wire_huge_grid, VALUE),
+    Case("zstd-error-repeated-deserialize", zstd_error_repeated_deserialize, OP_ERROR, may_return=True,
+         defect="each failed zstd load leaks ~50 KB"),
+    Case("zstd-error-repeated-secret-key", zstd_error_repeated_secret_key, VALUE, may_return=True,
+         defect="each failed zstd load leaks ~540 KB"),
     Case("wire-huge-shape-server-handle", wire_huge_shape_server, VALUE, defect="2^27 x 3 samples claimed: GBs"),
     # silent corruption
     Case("public-context-bit-flips", public_context_bit_flips, OP_ERROR, may_return=True,
