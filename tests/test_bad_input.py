@@ -24,9 +24,15 @@ def results(request, tmp_path_factory) -> dict[str, matrix.Outcome]:
     """Every selected case, run up front on two workers."""
     folder = tmp_path_factory.mktemp("hostile-keys")
     matrix.write_keys(folder)
-    names = sorted({item.callspec.params["name"] for item in request.session.items
-                    if item.module.__name__ == __name__ and hasattr(item, "callspec")
-                    and "name" in item.callspec.params})
+    names = sorted(
+        {
+            item.callspec.params["name"]
+            for item in request.session.items
+            if item.module.__name__ == __name__
+            and hasattr(item, "callspec")
+            and "name" in item.callspec.params
+        }
+    )
     return matrix.run_matrix(folder, names)
 
 
@@ -37,8 +43,10 @@ def test_hostile_input(results, name):
     verdict = outcome.verdict
     assert verdict is not None, f"exit {outcome.returncode} without a verdict: {outcome.log[-3000:]}"
     if verdict["outcome"] == "raised":
-        assert verdict["family_ok"], (f"raised {verdict['type']} (expected one of {case.expect}): "
-                                      f"{verdict['message']}\n{verdict['where']}")
+        assert verdict["family_ok"], (
+            f"raised {verdict['type']} (expected one of {case.expect}): "
+            f"{verdict['message']}\n{verdict['where']}"
+        )
     else:
         assert case.may_return, f"returned instead of refusing the input ({verdict['detail']})"
         assert verdict["correct"], f"silently wrong result: {verdict['detail']}"
@@ -71,11 +79,14 @@ def test_seal_layout_round_trips_real_objects(keys):
 
     x = he_tf.encrypt(keys.public, np.arange(6.0))
     (element,) = craft.variant_elements(tf.io.serialize_tensor(x.ciphertexts).numpy())
-    seal_bytes = element[craft.KEY_ID.size:]
+    seal_bytes = element[craft.KEY_ID.size :]
     ct = craft.Ciphertext.parse(seal_bytes)
     p = keys.public.params
-    assert (ct.size, ct.poly_modulus_degree, ct.coeff_modulus_size) == (2, p.poly_modulus_degree,
-                                                                          len(p.coeff_mod_bit_sizes) - 1)
+    assert (ct.size, ct.poly_modulus_degree, ct.coeff_modulus_size) == (
+        2,
+        p.poly_modulus_degree,
+        len(p.coeff_mod_bit_sizes) - 1,
+    )
     assert ct.scale == 2.0**p.scale_bits and ct.ntt_form == 1 and ct.correction_factor == 1
     assert ct.word_count == 2 * p.poly_modulus_degree * ct.coeff_modulus_size
     assert ct.save() == seal_bytes
@@ -86,6 +97,8 @@ def test_seal_layout_round_trips_real_objects(keys):
     # key containers: the blobs are SEAL objects and the id is where the bytes say
     public = keys.public.serialize()
     assert len(craft.blobs(public)) == 2  # public and relinearization keys (these keys have no Galois keys)
-    assert public[craft.key_id_offset(public, keys.public.key_id):][:8] == craft.KEY_ID.pack(keys.public.key_id)
+    assert public[craft.key_id_offset(public, keys.public.key_id) :][:8] == craft.KEY_ID.pack(
+        keys.public.key_id
+    )
     (secret_blob,) = craft.blobs(keys.secret.serialize())
-    assert len(craft.empty_plaintext(keys.secret.serialize()[secret_blob.start:secret_blob.end])) == 88
+    assert len(craft.empty_plaintext(keys.secret.serialize()[secret_blob.start : secret_blob.end])) == 88

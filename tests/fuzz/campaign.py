@@ -35,8 +35,16 @@ def run_once(harness: str, work: Path, runs: int, seconds: int | None, extra: li
     """One libFuzzer process: its final stats, how it ended, and the crash input if any."""
     crashes = work / "crashes"
     crashes.mkdir(parents=True, exist_ok=True)
-    args = [sys.executable, "-m", f"tests.fuzz.{harness}", str(work / "corpus"), f"-runs={runs}",
-            f"-artifact_prefix={crashes}/", "-print_final_stats=1", *extra]
+    args = [
+        sys.executable,
+        "-m",
+        f"tests.fuzz.{harness}",
+        str(work / "corpus"),
+        f"-runs={runs}",
+        f"-artifact_prefix={crashes}/",
+        "-print_final_stats=1",
+        *extra,
+    ]
     if seconds:
         args.append(f"-max_total_time={seconds}")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
@@ -45,9 +53,14 @@ def run_once(harness: str, work: Path, runs: int, seconds: int | None, extra: li
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     stats = {k: int(v) for k, v in _STAT.findall(proc.stderr)}
     new = sorted(set(crashes.iterdir()) - before)
-    return {"returncode": proc.returncode, "seconds": time.perf_counter() - start,
-            "executions": stats.get("number_of_executed_units", 0), "peak_rss_mb": stats.get("peak_rss_mb", 0),
-            "crash_inputs": [str(p) for p in new], "log_tail": proc.stderr[-4000:]}
+    return {
+        "returncode": proc.returncode,
+        "seconds": time.perf_counter() - start,
+        "executions": stats.get("number_of_executed_units", 0),
+        "peak_rss_mb": stats.get("peak_rss_mb", 0),
+        "crash_inputs": [str(p) for p in new],
+        "log_tail": proc.stderr[-4000:],
+    }
 
 
 def _drop_from_corpus(corpus: Path, inputs: list[bytes]) -> None:
@@ -62,8 +75,15 @@ def campaign(harness: str, out: Path, runs: int, seconds: int | None, extra: lis
     work = out / harness
     shutil.rmtree(work / "corpus", ignore_errors=True)
     shutil.copytree(CORPUS / harness, work / "corpus")
-    total = {"harness": harness, "executions": 0, "crashes": 0, "peak_rss_mb": 0, "seconds": 0.0, "crash_inputs": [],
-             "crash_logs": []}
+    total = {
+        "harness": harness,
+        "executions": 0,
+        "crashes": 0,
+        "peak_rss_mb": 0,
+        "seconds": 0.0,
+        "crash_inputs": [],
+        "crash_logs": [],
+    }
     while total["executions"] < runs and (seconds is None or total["seconds"] < seconds):
         left_time = None if seconds is None else max(1, int(seconds - total["seconds"]))
         r = run_once(harness, work, runs - total["executions"], left_time, extra)
@@ -92,13 +112,17 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = p.parse_known_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda h: campaign(h, args.out, args.runs, args.seconds, extra), args.harnesses))
+        results = list(
+            pool.map(lambda h: campaign(h, args.out, args.runs, args.seconds, extra), args.harnesses)
+        )
     summary = [{k: v for k, v in r.items() if k != "crash_logs"} for r in results]
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     for r in results:
         (args.out / r["harness"] / "crash_logs.txt").write_text("\n\n".join(r["crash_logs"]))
-        print(f"{r['harness']:22s} {r['executions']:>9d} executions  {r['crashes']:>3d} crashes  "
-              f"peak RSS {r['peak_rss_mb']:>5d} MB  {r['executions_per_second']:>7.1f}/s")
+        print(
+            f"{r['harness']:22s} {r['executions']:>9d} executions  {r['crashes']:>3d} crashes  "
+            f"peak RSS {r['peak_rss_mb']:>5d} MB  {r['executions_per_second']:>7.1f}/s"
+        )
     return 1 if any(r["crashes"] for r in results) else 0
 
 

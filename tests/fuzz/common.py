@@ -64,18 +64,23 @@ def load_keys(folder: Path = KEYS):
     import he_tf
 
     try:
-        return he_tf.KeySet(he_tf.PublicContext.deserialize((folder / "a.pub").read_bytes()),
-                            he_tf.SecretKey.deserialize((folder / "a.sec").read_bytes()))
+        return he_tf.KeySet(
+            he_tf.PublicContext.deserialize((folder / "a.pub").read_bytes()),
+            he_tf.SecretKey.deserialize((folder / "a.sec").read_bytes()),
+        )
     except (OSError, ValueError) as e:
-        raise SystemExit(f"cannot load the fuzz key set in {folder} ({e}); the key format changed? "
-                         "regenerate the corpus: python -m tests.fuzz.make_corpus") from None
+        raise SystemExit(
+            f"cannot load the fuzz key set in {folder} ({e}); the key format changed? "
+            "regenerate the corpus: python -m tests.fuzz.make_corpus"
+        ) from None
 
 
 def main(make_harness: Callable[[], tuple[Callable[[bytes], None], Callable | None]]) -> None:
     """Runs libFuzzer (atheris) on the harness that ``make_harness()`` builds: ``(one_input, mutate)``.
 
-    he_tf's Python modules are instrumented for coverage. Before fuzzing, the seeds of the corpus
-    folders on the command line named ``valid*`` run once (a warm-up: lazy initialisation is no input's memory).
+    he_tf's Python modules are instrumented for coverage. Before fuzzing, the seeds named ``valid*``
+    of the corpus folders on the command line run once (a warm-up: lazy initialisation is no input's
+    memory).
     ``mutate(data, rng)`` is a structure-aware mutator used for a share :data:`STRUCTURED` of the
     mutations (``HE_TF_FUZZ_STRUCTURED``, default half); libFuzzer's byte-level mutator does the rest.
     """
@@ -107,5 +112,7 @@ def main(make_harness: Callable[[], tuple[Callable[[bytes], None], Callable | No
             return out[:max_size]
         return atheris.Mutate(data, max_size)
 
-    atheris.Setup([sys.argv[0], *LIBFUZZER_FLAGS, *sys.argv[1:]], test_one_input, custom_mutator=custom_mutator)
+    atheris.Setup(
+        [sys.argv[0], *LIBFUZZER_FLAGS, *sys.argv[1:]], test_one_input, custom_mutator=custom_mutator
+    )
     atheris.Fuzz()

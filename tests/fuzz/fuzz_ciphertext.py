@@ -24,7 +24,7 @@ def harness():
     spec = tf.type_spec_from_value(he_tf.encrypt(keys.public, np.zeros(4)))
 
     def one_input(data: bytes) -> None:
-        s = data + craft.crc32(data[craft.KEY_ID.size:])
+        s = data + craft.crc32(data[craft.KEY_ID.size :])
         try:
             x = he_tf.deserialize(keys.public, tf.constant([s]), spec)
             he_tf.decrypt(keys.secret, x + 1.0).numpy()

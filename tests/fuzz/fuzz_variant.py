@@ -27,8 +27,10 @@ def harness():
 
     def one_input(data: bytes) -> None:
         try:
-            cts = tf.ensure_shape(tf.io.parse_tensor(craft.with_variant_elements(template, [data]), tf.variant),
-                                  x.ciphertexts.shape)
+            cts = tf.ensure_shape(
+                tf.io.parse_tensor(craft.with_variant_elements(template, [data]), tf.variant),
+                x.ciphertexts.shape,
+            )
             y = x.with_ciphertexts(cts)
             he_tf.decrypt(keys.secret, y + 1.0).numpy()
             if can_polyval:

@@ -27,7 +27,9 @@ def harness():
         try:
             he_tf.decrypt(keys.secret, message.tensor).numpy()
         except tf.errors.InvalidArgumentError as e:
-            raise AssertionError(f"wire.decode accepted ciphertexts that do not decrypt: {e.message}") from None
+            raise AssertionError(
+                f"wire.decode accepted ciphertexts that do not decrypt: {e.message}"
+            ) from None
 
     return one_input, mutate.mutate_wire
 

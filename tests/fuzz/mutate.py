@@ -13,9 +13,33 @@ import random
 from tests.hostile import craft
 
 U64_VALUES = [0, 1, 2, 3, 4, 15, 16, 17, 1 << 20, 1 << 27, 1 << 32, 1 << 63, (1 << 64) - 1]
-F64_VALUES = [math.nan, math.inf, -math.inf, 0.0, -0.0, 2.0**-1000, 1.0, 2.0**20, 2.0**30, 2.0**31, 2.0**60, 1e308]
-CT_FIELDS = ["size", "poly_modulus_degree", "coeff_modulus_size", "scale", "ntt_form", "correction_factor",
-             "parms_id", "words", "truncate", "empty", "bomb"]
+F64_VALUES = [
+    math.nan,
+    math.inf,
+    -math.inf,
+    0.0,
+    -0.0,
+    2.0**-1000,
+    1.0,
+    2.0**20,
+    2.0**30,
+    2.0**31,
+    2.0**60,
+    1e308,
+]
+CT_FIELDS = [
+    "size",
+    "poly_modulus_degree",
+    "coeff_modulus_size",
+    "scale",
+    "ntt_form",
+    "correction_factor",
+    "parms_id",
+    "words",
+    "truncate",
+    "empty",
+    "bomb",
+]
 
 
 def mutate_seal(seal_bytes: bytes, rng: random.Random) -> bytes:
@@ -23,8 +47,11 @@ def mutate_seal(seal_bytes: bytes, rng: random.Random) -> bytes:
     ct = craft.Ciphertext.parse(seal_bytes)
     field = rng.choice(CT_FIELDS)
     if field == "bomb":
-        return craft.bomb(rng.choice([1 << 20, 1 << 26, 1 << 29]), rng.choice([craft.ZSTD, craft.ZLIB]),
-                          declare_size=rng.random() < 0.5)
+        return craft.bomb(
+            rng.choice([1 << 20, 1 << 26, 1 << 29]),
+            rng.choice([craft.ZSTD, craft.ZLIB]),
+            declare_size=rng.random() < 0.5,
+        )
     if field == "empty":
         return craft.empty_ciphertext(seal_bytes, rng.choice([0, 1, 1 << 27]))
     if field == "scale":
@@ -34,9 +61,9 @@ def mutate_seal(seal_bytes: bytes, rng: random.Random) -> bytes:
     elif field == "parms_id":
         ct.parms_id = bytes(32) if rng.random() < 0.5 else rng.randbytes(32)
     elif field == "words":
-        ct.data = craft.dynarray(ct.data[craft.DYN_WORDS:], declared=rng.choice(U64_VALUES))
+        ct.data = craft.dynarray(ct.data[craft.DYN_WORDS :], declared=rng.choice(U64_VALUES))
     elif field == "truncate":
-        ct.data = ct.data[:rng.randrange(len(ct.data) + 1)]
+        ct.data = ct.data[: rng.randrange(len(ct.data) + 1)]
     else:
         setattr(ct, field, rng.choice(U64_VALUES))
     return ct.save(rng.choice([craft.NONE, craft.NONE, craft.ZLIB, craft.ZSTD]))
@@ -44,7 +71,7 @@ def mutate_seal(seal_bytes: bytes, rng: random.Random) -> bytes:
 
 def mutate_serialized(data: bytes, rng: random.Random) -> bytes:
     """An ``he_tf.serialize`` string (without its CRC-32, which the harness appends) mutated."""
-    return data[:craft.KEY_ID.size] + mutate_seal(data[craft.KEY_ID.size:], rng)
+    return data[: craft.KEY_ID.size] + mutate_seal(data[craft.KEY_ID.size :], rng)
 
 
 def mutate_container(data: bytes, rng: random.Random) -> bytes:
@@ -53,7 +80,7 @@ def mutate_container(data: bytes, rng: random.Random) -> bytes:
     found = craft.blobs(data)
     index = rng.randrange(len(found))
     b = found[index]
-    blob = data[b.start:b.end]
+    blob = data[b.start : b.end]
     if rng.random() < 0.2:
         new = craft.bomb(rng.choice([1 << 20, 1 << 29]), craft.ZSTD, declare_size=rng.random() < 0.5)
     elif data.startswith(b"HETFSEC"):
@@ -79,8 +106,8 @@ def mutate_kswitch(seal_bytes: bytes, rng: random.Random) -> bytes:
         parms_id = rng.randbytes(32)
     else:
         key = craft.SealHeader.read(rest, 16)
-        first = rest[16:16 + key.size]
-        rest = rest[:16] + mutate_seal(first, rng) + rest[16 + key.size:]
+        first = rest[16 : 16 + key.size]
+        rest = rest[:16] + mutate_seal(first, rng) + rest[16 + key.size :]
     return craft.seal_object(parms_id + rest, rng.choice([craft.NONE, craft.ZSTD]))
 
 

@@ -57,8 +57,10 @@ class Env:
     @classmethod
     def load(cls, folder: Path) -> Env:
         def keyset(name: str) -> he_tf.KeySet:
-            return he_tf.KeySet(he_tf.PublicContext.deserialize((folder / f"{name}.pub").read_bytes()),
-                                he_tf.SecretKey.deserialize((folder / f"{name}.sec").read_bytes()))
+            return he_tf.KeySet(
+                he_tf.PublicContext.deserialize((folder / f"{name}.pub").read_bytes()),
+                he_tf.SecretKey.deserialize((folder / f"{name}.sec").read_bytes()),
+            )
 
         return cls(keyset("a"), keyset("b"))
 
@@ -86,7 +88,11 @@ def warm_up(env: Env) -> None:
 
 def _close(got, expected) -> Returned:
     got = np.asarray(got, dtype=np.float64)
-    ok = got.shape == np.shape(expected) and bool(np.all(np.isfinite(got))) and np.allclose(got, expected, atol=ATOL)
+    ok = (
+        got.shape == np.shape(expected)
+        and bool(np.all(np.isfinite(got)))
+        and np.allclose(got, expected, atol=ATOL)
+    )
     return Returned(ok, "" if ok else f"got {np.ravel(got)[:4]}..., expected {np.ravel(expected)[:4]}...")
 
 
@@ -204,8 +210,10 @@ def zstd_bomb_deserialize(env: Env) -> Returned:
 
 
 def zstd_bomb_undeclared_deserialize(env: Env) -> Returned:
-    return _add_one(env, _crafted_deserialized(
-        env, lambda b: craft.bomb(BOMB_BYTES, craft.ZSTD, declare_size=False, like=b)))
+    return _add_one(
+        env,
+        _crafted_deserialized(env, lambda b: craft.bomb(BOMB_BYTES, craft.ZSTD, declare_size=False, like=b)),
+    )
 
 
 def zlib_bomb_deserialize(env: Env) -> Returned:
@@ -219,13 +227,13 @@ def zstd_bomb_variant(env: Env) -> Returned:
 def _public_blob(env: Env, index: int, edit: Callable[[bytes], bytes]) -> bytes:
     data = env.keys.public.serialize()
     b = craft.blobs(data)[index]
-    return craft.replace_blob(data, index, edit(data[b.start:b.end]))
+    return craft.replace_blob(data, index, edit(data[b.start : b.end]))
 
 
 def _secret_blob(env: Env, edit: Callable[[bytes], bytes]) -> bytes:
     data = env.keys.secret.serialize()
     (b,) = craft.blobs(data)
-    return craft.replace_blob(data, 0, edit(data[b.start:b.end]))
+    return craft.replace_blob(data, 0, edit(data[b.start : b.end]))
 
 
 def _load_public(env: Env, data: bytes) -> Returned:
@@ -267,8 +275,9 @@ def declared_words_deserialize(env: Env) -> Returned:
 def declared_words_plaintext(env: Env) -> Returned:
     values = X.T  # one plaintext per row
     plains = ops.encode(env.keys.public.tensor, values, tf.constant(2.0**30, tf.float64), level=1)
-    data = craft.edit_variant(tf.io.serialize_tensor(plains).numpy(),
-                              lambda b: craft.empty_plaintext(b, DECLARED_WORDS))
+    data = craft.edit_variant(
+        tf.io.serialize_tensor(plains).numpy(), lambda b: craft.empty_plaintext(b, DECLARED_WORDS)
+    )
     parsed = tf.io.parse_tensor(data, tf.variant)
     return _close(ops.decode(env.keys.public.tensor, parsed, num_values=values.shape[1]).numpy(), values)
 
@@ -285,7 +294,7 @@ def _corrupt_zstd(seal_bytes: bytes) -> bytes:
     """``seal_bytes`` (zstd-compressed) with the reserved bit of the frame header set: a decoding error."""
     at = craft.SEAL_HEADER.size + 4  # the Frame_Header_Descriptor, after the frame's magic number
     assert craft.SealHeader.read(seal_bytes).compression == craft.ZSTD
-    return seal_bytes[:at] + bytes([seal_bytes[at] | 0x08]) + seal_bytes[at + 1:]
+    return seal_bytes[:at] + bytes([seal_bytes[at] | 0x08]) + seal_bytes[at + 1 :]
 
 
 def _refused_every_time(load: Callable[[], object], repeats: int) -> Returned:
@@ -338,8 +347,10 @@ def _roundtrip(env: Env, public: he_tf.PublicContext, secret: he_tf.SecretKey) -
         return products
     slots = np.linspace(-1.0, 1.0, PARAMS.slot_count)[None]
     rotated = ops.rotate(public.tensor, ops.encrypt(public.tensor, slots), steps=1)
-    return _close(ops.decrypt(public.tensor, secret.tensor, rotated, num_values=slots.shape[1]).numpy(),
-                  np.roll(slots, -1, axis=1))
+    return _close(
+        ops.decrypt(public.tensor, secret.tensor, rotated, num_values=slots.shape[1]).numpy(),
+        np.roll(slots, -1, axis=1),
+    )
 
 
 def _must_work(check: Callable[[], Returned]) -> None:
@@ -419,10 +430,15 @@ def matmul_constants_scale_mismatch(env: Env) -> Returned:
     ctx = env.keys.public.tensor
     cts = tf.reshape(ops.encrypt(ctx, tf.constant([[1.0], [2.0]], tf.float64)), [1, 2])
     doubled = lambda b: craft.edit_ciphertext(b, scale=2 * craft.Ciphertext.parse(b).scale)  # noqa: E731
-    pair = tf.io.parse_tensor(craft.edit_variant(tf.io.serialize_tensor(cts).numpy(), doubled, index=1), tf.variant)
+    pair = tf.io.parse_tensor(
+        craft.edit_variant(tf.io.serialize_tensor(cts).numpy(), doubled, index=1), tf.variant
+    )
     # the crafted operands are what they claim
-    _must_work(lambda: _close(ops.decrypt(ctx, env.keys.secret.tensor, pair, num_values=1).numpy().reshape(-1),
-                              [1.0, 1.0]))
+    _must_work(
+        lambda: _close(
+            ops.decrypt(ctx, env.keys.secret.tensor, pair, num_values=1).numpy().reshape(-1), [1.0, 1.0]
+        )
+    )
     out = ops.matmul_constants(ctx, pair, tf.constant([[1.0], [1.0]], tf.float64))
     return _close(ops.decrypt(ctx, env.keys.secret.tensor, out, num_values=1).numpy().reshape(-1), [2.0])
 
@@ -456,9 +472,10 @@ def ntt_form_cleared(env: Env) -> Returned:
 
 def _grow_size(size: int) -> Callable[[bytes], bytes]:
     """A ciphertext of ``size`` polynomials: the extra ones zero, so it decrypts to the same values."""
+
     def edit(seal_bytes: bytes) -> bytes:
         ct = craft.Ciphertext.parse(seal_bytes)
-        words = ct.data[craft.DYN_WORDS:]
+        words = ct.data[craft.DYN_WORDS :]
         extra = (size - ct.size) * ct.poly_modulus_degree * ct.coeff_modulus_size
         return craft.edit_ciphertext(seal_bytes, size=size, data=craft.dynarray(words + bytes(8 * extra)))
 
@@ -479,14 +496,15 @@ def key_level_add(env: Env) -> Returned:
     """A ciphertext at the key level (the special prime included), which SEAL's loader allows."""
     data = env.keys.public.serialize()
     b = craft.blobs(data)[0]
-    public_key = craft.Ciphertext.parse(data[b.start:b.end])
+    public_key = craft.Ciphertext.parse(data[b.start : b.end])
     k = public_key.coeff_modulus_size
 
     def edit(seal_bytes: bytes) -> bytes:
         ct = craft.Ciphertext.parse(seal_bytes)
         words = 2 * ct.poly_modulus_degree * k
-        return craft.edit_ciphertext(seal_bytes, parms_id=public_key.parms_id, coeff_modulus_size=k,
-                                     data=craft.dynarray(words))
+        return craft.edit_ciphertext(
+            seal_bytes, parms_id=public_key.parms_id, coeff_modulus_size=k, data=craft.dynarray(words)
+        )
 
     return _add_one(env, _crafted_variant(env, edit))
 
@@ -494,7 +512,7 @@ def key_level_add(env: Env) -> Returned:
 def truncated_words(env: Env) -> Returned:
     def edit(seal_bytes: bytes) -> bytes:
         ct = craft.Ciphertext.parse(seal_bytes)
-        return craft.edit_ciphertext(seal_bytes, data=ct.data[:len(ct.data) // 2])
+        return craft.edit_ciphertext(seal_bytes, data=ct.data[: len(ct.data) // 2])
 
     return _add_one(env, _crafted_variant(env, edit))
 
@@ -504,55 +522,108 @@ def truncated_words(env: Env) -> Returned:
 
 NAN, INF, TINY = math.nan, math.inf, 2.0**-1000
 
-CASES: dict[str, Case] = {c.name: c for c in [
-    # crashes
-    Case("size0-variant-add", size0_add, OP_ERROR, defect="SIGSEGV in x + 1.0"),
-    Case("size0-variant-polyval", size0_polyval, OP_ERROR, defect="SIGSEGV in tf.math.polyval"),
-    Case("size0-variant-decrypt", size0_decrypt, OP_ERROR),
-    Case("size0-deserialize-add", size0_deserialize_add, OP_ERROR, defect="SIGSEGV in x + 1.0"),
-    Case("size0-convert-to-shares", size0_convert, OP_ERROR, defect="SIGSEGV in he_tf.convert"),
-    Case("size0-server-handle", size0_server, VALUE, defect="SIGSEGV in Server.handle"),
-    # memory
-    Case("zstd-bomb-deserialize", zstd_bomb_deserialize, OP_ERROR, defect="inflates 512 MiB"),
-    Case("zstd-bomb-undeclared-deserialize", zstd_bomb_undeclared_deserialize, OP_ERROR, defect="inflates 512 MiB"),
-    Case("zlib-bomb-deserialize", zlib_bomb_deserialize, OP_ERROR, defect="inflates 512 MiB"),
-    Case("zstd-bomb-variant", zstd_bomb_variant, OP_ERROR, defect="inflates 512 MiB"),
-    Case("zstd-bomb-public-key", zstd_bomb_public_key, VALUE, defect="inflates 512 MiB"),
-    Case("zstd-bomb-relin-keys", zstd_bomb_relin_keys, VALUE, defect="inflates 512 MiB"),
-    Case("zstd-bomb-secret-key", zstd_bomb_secret_key, VALUE, defect="inflates 512 MiB"),
-    Case("zstd-bomb-server-handle", zstd_bomb_server, VALUE, defect="inflates 512 MiB"),
-    Case("declared-words-variant", declared_words_variant, OP_ERROR, defect="zero-fills 1 GiB"),
-    Case("declared-words-deserialize", declared_words_deserialize, OP_ERROR, defect="zero-fills 1 GiB"),
-    Case("declared-words-plaintext", declared_words_plaintext, OP_ERROR, defect="zero-fills 1 GiB"),
-    Case("declared-words-secret-key", declared_words_secret_key, VALUE, defect="zero-fills 1 GiB"),
-    Case("declared-words-public-key", declared_words_public_key, VALUE, defect="zero-fills 1 GiB"),
-    Case("wire-huge-grid", wire_huge_grid, VALUE),
-    Case("zstd-error-repeated-deserialize", zstd_error_repeated_deserialize, OP_ERROR, may_return=True,
-         defect="each failed zstd load leaks ~50 KB"),
-    Case("zstd-error-repeated-secret-key", zstd_error_repeated_secret_key, VALUE, may_return=True,
-         defect="each failed zstd load leaks ~540 KB"),
-    Case("wire-huge-shape-server-handle", wire_huge_shape_server, VALUE, defect="2^27 x 3 samples claimed: GBs"),
-    # silent corruption
-    Case("public-context-bit-flips", public_context_bit_flips, OP_ERROR, may_return=True,
-         defect="flips accepted, wrong results"),
-    Case("secret-key-bit-flips", secret_key_bit_flips, OP_ERROR, may_return=True),
-    Case("public-context-relabelled", public_context_relabelled, OP_ERROR, may_return=True,
-         defect="garbage decryptions"),
-    Case("secret-key-relabelled", secret_key_relabelled, OP_ERROR, may_return=True, defect="garbage decryptions"),
-    *[Case(f"scale-{label}-{entry}", _scale_case(scale, entry), OP_ERROR, may_return=True,
-           defect="decrypts to NaN/0")
-      for label, scale in (("nan", NAN), ("inf", INF), ("tiny", TINY), ("doubled", 2.0**31))
-      for entry in ("variant", "deserialize")],
-    *[Case(f"encode-scale-{label}", _encode_with_scale(scale), OP_ERROR, defect="encodes garbage")
-      for label, scale in (("nan", NAN), ("inf", INF), ("negative-inf", -INF), ("zero", 0.0))],
-    Case("matmul-constants-scale-mismatch", matmul_constants_scale_mismatch, OP_ERROR, may_return=True,
-         defect="1*1 + 2*1 = 1.0625"),
-    Case("product-past-modulus", product_past_modulus, VALUE, may_return=True, defect="800^2 -> -408576"),
-    Case("wire-nested-json", wire_nested_json, VALUE, defect="RecursionError"),
-    # near-valid
-    Case("ntt-form-cleared", ntt_form_cleared, OP_ERROR, may_return=True),
-    Case("size3-multiply", size3_multiply, OP_ERROR, may_return=True),
-    Case("size16-multiply", size16_multiply, OP_ERROR, may_return=True),
-    Case("key-level-add", key_level_add, OP_ERROR, may_return=True),
-    Case("truncated-words", truncated_words, OP_ERROR),
-]}
+CASES: dict[str, Case] = {
+    c.name: c
+    for c in [
+        # crashes
+        Case("size0-variant-add", size0_add, OP_ERROR, defect="SIGSEGV in x + 1.0"),
+        Case("size0-variant-polyval", size0_polyval, OP_ERROR, defect="SIGSEGV in tf.math.polyval"),
+        Case("size0-variant-decrypt", size0_decrypt, OP_ERROR),
+        Case("size0-deserialize-add", size0_deserialize_add, OP_ERROR, defect="SIGSEGV in x + 1.0"),
+        Case("size0-convert-to-shares", size0_convert, OP_ERROR, defect="SIGSEGV in he_tf.convert"),
+        Case("size0-server-handle", size0_server, VALUE, defect="SIGSEGV in Server.handle"),
+        # memory
+        Case("zstd-bomb-deserialize", zstd_bomb_deserialize, OP_ERROR, defect="inflates 512 MiB"),
+        Case(
+            "zstd-bomb-undeclared-deserialize",
+            zstd_bomb_undeclared_deserialize,
+            OP_ERROR,
+            defect="inflates 512 MiB",
+        ),
+        Case("zlib-bomb-deserialize", zlib_bomb_deserialize, OP_ERROR, defect="inflates 512 MiB"),
+        Case("zstd-bomb-variant", zstd_bomb_variant, OP_ERROR, defect="inflates 512 MiB"),
+        Case("zstd-bomb-public-key", zstd_bomb_public_key, VALUE, defect="inflates 512 MiB"),
+        Case("zstd-bomb-relin-keys", zstd_bomb_relin_keys, VALUE, defect="inflates 512 MiB"),
+        Case("zstd-bomb-secret-key", zstd_bomb_secret_key, VALUE, defect="inflates 512 MiB"),
+        Case("zstd-bomb-server-handle", zstd_bomb_server, VALUE, defect="inflates 512 MiB"),
+        Case("declared-words-variant", declared_words_variant, OP_ERROR, defect="zero-fills 1 GiB"),
+        Case("declared-words-deserialize", declared_words_deserialize, OP_ERROR, defect="zero-fills 1 GiB"),
+        Case("declared-words-plaintext", declared_words_plaintext, OP_ERROR, defect="zero-fills 1 GiB"),
+        Case("declared-words-secret-key", declared_words_secret_key, VALUE, defect="zero-fills 1 GiB"),
+        Case("declared-words-public-key", declared_words_public_key, VALUE, defect="zero-fills 1 GiB"),
+        Case("wire-huge-grid", wire_huge_grid, VALUE),
+        Case(
+            "zstd-error-repeated-deserialize",
+            zstd_error_repeated_deserialize,
+            OP_ERROR,
+            may_return=True,
+            defect="each failed zstd load leaks ~50 KB",
+        ),
+        Case(
+            "zstd-error-repeated-secret-key",
+            zstd_error_repeated_secret_key,
+            VALUE,
+            may_return=True,
+            defect="each failed zstd load leaks ~540 KB",
+        ),
+        Case(
+            "wire-huge-shape-server-handle",
+            wire_huge_shape_server,
+            VALUE,
+            defect="2^27 x 3 samples claimed: GBs",
+        ),
+        # silent corruption
+        Case(
+            "public-context-bit-flips",
+            public_context_bit_flips,
+            OP_ERROR,
+            may_return=True,
+            defect="flips accepted, wrong results",
+        ),
+        Case("secret-key-bit-flips", secret_key_bit_flips, OP_ERROR, may_return=True),
+        Case(
+            "public-context-relabelled",
+            public_context_relabelled,
+            OP_ERROR,
+            may_return=True,
+            defect="garbage decryptions",
+        ),
+        Case(
+            "secret-key-relabelled",
+            secret_key_relabelled,
+            OP_ERROR,
+            may_return=True,
+            defect="garbage decryptions",
+        ),
+        *[
+            Case(
+                f"scale-{label}-{entry}",
+                _scale_case(scale, entry),
+                OP_ERROR,
+                may_return=True,
+                defect="decrypts to NaN/0",
+            )
+            for label, scale in (("nan", NAN), ("inf", INF), ("tiny", TINY), ("doubled", 2.0**31))
+            for entry in ("variant", "deserialize")
+        ],
+        *[
+            Case(f"encode-scale-{label}", _encode_with_scale(scale), OP_ERROR, defect="encodes garbage")
+            for label, scale in (("nan", NAN), ("inf", INF), ("negative-inf", -INF), ("zero", 0.0))
+        ],
+        Case(
+            "matmul-constants-scale-mismatch",
+            matmul_constants_scale_mismatch,
+            OP_ERROR,
+            may_return=True,
+            defect="1*1 + 2*1 = 1.0625",
+        ),
+        Case("product-past-modulus", product_past_modulus, VALUE, may_return=True, defect="800^2 -> -408576"),
+        Case("wire-nested-json", wire_nested_json, VALUE, defect="RecursionError"),
+        # near-valid
+        Case("ntt-form-cleared", ntt_form_cleared, OP_ERROR, may_return=True),
+        Case("size3-multiply", size3_multiply, OP_ERROR, may_return=True),
+        Case("size16-multiply", size16_multiply, OP_ERROR, may_return=True),
+        Case("key-level-add", key_level_add, OP_ERROR, may_return=True),
+        Case("truncated-words", truncated_words, OP_ERROR),
+    ]
+}

@@ -51,7 +51,16 @@ F64 = struct.Struct("<d")
 KEY_ID = U64  # the key-set id every he-tf container starts with (after its tag, for key containers)
 
 # Offsets inside a Ciphertext's (or PublicKey's) members, i.e. after its SEALHeader.
-CT_PARMS_ID, CT_NTT, CT_SIZE, CT_N, CT_PRIMES, CT_SCALE, CT_CORRECTION, CT_DATA = 0, 32, 33, 41, 49, 57, 65, 73
+CT_PARMS_ID, CT_NTT, CT_SIZE, CT_N, CT_PRIMES, CT_SCALE, CT_CORRECTION, CT_DATA = (
+    0,
+    32,
+    33,
+    41,
+    49,
+    57,
+    65,
+    73,
+)
 # Offsets inside a Plaintext's (or SecretKey's) members.
 PT_PARMS_ID, PT_COEFF_COUNT, PT_SCALE, PT_DATA = 0, 32, 40, 48
 # Inside a DynArray at its offset: SEALHeader, uint64 count, words.
@@ -98,7 +107,7 @@ def members(seal_bytes: bytes) -> bytes:
     header = SealHeader.read(seal_bytes)
     if not header.plausible:
         raise ValueError(f"not a SEAL object: {header}")
-    body = seal_bytes[SEAL_HEADER.size:header.size]
+    body = seal_bytes[SEAL_HEADER.size : header.size]
     if header.compression == NONE:
         return body
     if header.compression == ZLIB:
@@ -119,7 +128,9 @@ def seal_object(body: bytes, compression: int = NONE, like: bytes | None = None)
         body = _zstd().ZstdCompressor(level=1).compress(body)
     elif compression != NONE:
         raise ValueError(f"unknown SEAL compression mode {compression}")
-    base = SealHeader.read(like) if like is not None else SealHeader(SEAL_MAGIC, SEAL_HEADER.size, 4, 1, 0, 0, 0)
+    base = (
+        SealHeader.read(like) if like is not None else SealHeader(SEAL_MAGIC, SEAL_HEADER.size, 4, 1, 0, 0, 0)
+    )
     return base.pack(compression=compression, reserved=0, size=SEAL_HEADER.size + len(body)) + body
 
 
@@ -148,8 +159,13 @@ class Ciphertext:
     def parse(cls, seal_bytes: bytes) -> Ciphertext:
         m = members(seal_bytes)
         return cls(
-            m[CT_PARMS_ID:CT_NTT], m[CT_NTT], U64.unpack_from(m, CT_SIZE)[0], U64.unpack_from(m, CT_N)[0],
-            U64.unpack_from(m, CT_PRIMES)[0], F64.unpack_from(m, CT_SCALE)[0], U64.unpack_from(m, CT_CORRECTION)[0],
+            m[CT_PARMS_ID:CT_NTT],
+            m[CT_NTT],
+            U64.unpack_from(m, CT_SIZE)[0],
+            U64.unpack_from(m, CT_N)[0],
+            U64.unpack_from(m, CT_PRIMES)[0],
+            F64.unpack_from(m, CT_SCALE)[0],
+            U64.unpack_from(m, CT_CORRECTION)[0],
             m[CT_DATA:],
         )
 
@@ -162,9 +178,16 @@ class Ciphertext:
         return self.word_count == self.poly_modulus_degree * self.coeff_modulus_size
 
     def body(self) -> bytes:
-        return (self.parms_id + bytes([self.ntt_form]) + U64.pack(self.size) + U64.pack(self.poly_modulus_degree)
-                + U64.pack(self.coeff_modulus_size) + F64.pack(self.scale) + U64.pack(self.correction_factor)
-                + self.data)
+        return (
+            self.parms_id
+            + bytes([self.ntt_form])
+            + U64.pack(self.size)
+            + U64.pack(self.poly_modulus_degree)
+            + U64.pack(self.coeff_modulus_size)
+            + F64.pack(self.scale)
+            + U64.pack(self.correction_factor)
+            + self.data
+        )
 
     def save(self, compression: int = NONE) -> bytes:
         return seal_object(self.body(), compression)
@@ -182,8 +205,12 @@ class Plaintext:
     @classmethod
     def parse(cls, seal_bytes: bytes) -> Plaintext:
         m = members(seal_bytes)
-        return cls(m[PT_PARMS_ID:PT_COEFF_COUNT], U64.unpack_from(m, PT_COEFF_COUNT)[0],
-                   F64.unpack_from(m, PT_SCALE)[0], m[PT_DATA:])
+        return cls(
+            m[PT_PARMS_ID:PT_COEFF_COUNT],
+            U64.unpack_from(m, PT_COEFF_COUNT)[0],
+            F64.unpack_from(m, PT_SCALE)[0],
+            m[PT_DATA:],
+        )
 
     def body(self) -> bytes:
         return self.parms_id + U64.pack(self.coeff_count) + F64.pack(self.scale) + self.data
@@ -238,7 +265,9 @@ def zstd_zeros_frame(size: int, declare_size: bool = True) -> bytes:
     while left:
         n = min(left, ZSTD_BLOCK)
         left -= n
-        blocks += (int(left == 0) | 1 << 1 | n << 3).to_bytes(3, "little") + b"\x00"  # last?, RLE, size; byte 0
+        blocks += (int(left == 0) | 1 << 1 | n << 3).to_bytes(
+            3, "little"
+        ) + b"\x00"  # last?, RLE, size; byte 0
     return magic + head + bytes(blocks)
 
 
@@ -248,7 +277,7 @@ def zlib_zeros(size: int) -> bytes:
     chunk = bytes(1 << 20)
     out = []
     for start in range(0, size, len(chunk)):
-        out.append(c.compress(chunk[:min(len(chunk), size - start)]))
+        out.append(c.compress(chunk[: min(len(chunk), size - start)]))
     out.append(c.flush())
     return b"".join(out)
 
@@ -256,7 +285,9 @@ def zlib_zeros(size: int) -> bytes:
 def bomb(size: int, compression: int = ZSTD, declare_size: bool = True, like: bytes | None = None) -> bytes:
     """A SEAL object whose members decompress to ``size`` zero bytes."""
     body = zstd_zeros_frame(size, declare_size) if compression == ZSTD else zlib_zeros(size)
-    base = SealHeader.read(like) if like is not None else SealHeader(SEAL_MAGIC, SEAL_HEADER.size, 4, 1, 0, 0, 0)
+    base = (
+        SealHeader.read(like) if like is not None else SealHeader(SEAL_MAGIC, SEAL_HEADER.size, 4, 1, 0, 0, 0)
+    )
     return base.pack(compression=compression, reserved=0, size=SEAL_HEADER.size + len(body)) + body
 
 
@@ -270,7 +301,7 @@ def crc32(data: bytes) -> bytes:
 
 def split_serialized(s: bytes) -> tuple[bytes, bytes]:
     """An ``he_tf.serialize`` string's key-set id and SEAL bytes (the CRC-32 dropped)."""
-    return s[:KEY_ID.size], s[KEY_ID.size:-4]
+    return s[: KEY_ID.size], s[KEY_ID.size : -4]
 
 
 def serialized(key_id: bytes, seal_bytes: bytes) -> bytes:
@@ -322,7 +353,7 @@ def _variant_protos(serialized_tensor: bytes):
         sizes.append(size)
     elements = []
     for size in sizes:
-        elements.append(tensor_pb2.VariantTensorDataProto.FromString(content[pos:pos + size]))
+        elements.append(tensor_pb2.VariantTensorDataProto.FromString(content[pos : pos + size]))
         pos += size
     return proto, elements
 
@@ -350,7 +381,7 @@ def edit_variant(serialized_tensor: bytes, edit: Callable[[bytes], bytes], index
     elements = variant_elements(serialized_tensor)
     for i, e in enumerate(elements):
         if index is None or i == index:
-            elements[i] = e[:KEY_ID.size] + edit(e[KEY_ID.size:])
+            elements[i] = e[: KEY_ID.size] + edit(e[KEY_ID.size :])
     return with_variant_elements(serialized_tensor, elements)
 
 
@@ -387,7 +418,7 @@ def replace_blob(container: bytes, index: int, seal_bytes: bytes) -> bytes:
     """``container`` with blob ``index`` replaced (its length prefix too) and its checksum made right."""
     b = blobs(container)[index]
     scheme = container_checksum(container)
-    out = container[:b.length_offset] + U64.pack(len(seal_bytes)) + seal_bytes + container[b.end:]
+    out = container[: b.length_offset] + U64.pack(len(seal_bytes)) + seal_bytes + container[b.end :]
     return scheme.apply(out) if scheme else out
 
 
@@ -424,8 +455,8 @@ class ChecksumScheme:
     digest: Callable[[bytes], bytes]
 
     def apply(self, data: bytes) -> bytes:
-        body = data[:-self.size]
-        return body + self.digest(body[self.start:])
+        body = data[: -self.size]
+        return body + self.digest(body[self.start :])
 
 
 _DIGESTS: dict[str, tuple[int, Callable[[bytes], bytes]]] = {
@@ -461,7 +492,7 @@ def wire_split(message: bytes) -> tuple[bytes, dict, bytes]:
     """A wire message's magic, JSON header and body."""
     (size,) = WIRE_LENGTH.unpack_from(message, 8)
     start = 8 + WIRE_LENGTH.size
-    return message[:8], json.loads(message[start:start + size]), message[start + size:]
+    return message[:8], json.loads(message[start : start + size]), message[start + size :]
 
 
 def wire_join(magic: bytes, header: dict | bytes, body: bytes) -> bytes:
@@ -474,7 +505,7 @@ def wire_strings(message: bytes) -> list[bytes]:
     _, header, body = wire_split(message)
     out, pos = [], 0
     for n in header["lengths"]:
-        out.append(body[pos:pos + n])
+        out.append(body[pos : pos + n])
         pos += n
     return out
 

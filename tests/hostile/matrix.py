@@ -35,8 +35,14 @@ class Outcome:
 def _worker(folder: Path, names: list[str]) -> tuple[int, str, str]:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
     try:
-        proc = subprocess.run([sys.executable, "-m", "tests.hostile.run_case", str(folder), *names], cwd=ROOT,
-                              env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.hostile.run_case", str(folder), *names],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
         return proc.returncode, proc.stdout, proc.stderr
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
@@ -49,9 +55,9 @@ def _parse(stdout: str) -> tuple[dict[str, dict], str | None]:
     verdicts, started = {}, None
     for line in stdout.splitlines():
         if line.startswith(START):
-            started = line[len(START):]
+            started = line[len(START) :]
         elif line.startswith(VERDICT):
-            v = json.loads(line[len(VERDICT):])
+            v = json.loads(line[len(VERDICT) :])
             verdicts[v["case"]] = v
             started = None
     return verdicts, started
@@ -73,8 +79,11 @@ def run_queue(folder: Path, names: list[str]) -> dict[str, Outcome]:
             # It ran after other cases: its own process decides (not state another case left behind).
             code, out, err = _worker(folder, [culprit])
             verdicts, _ = _parse(out)
-        results[culprit] = Outcome(0, verdicts[culprit]) if culprit in verdicts else Outcome(
-            code if code else -1, None, err[-4000:])
+        results[culprit] = (
+            Outcome(0, verdicts[culprit])
+            if culprit in verdicts
+            else Outcome(code if code else -1, None, err[-4000:])
+        )
         queue.remove(culprit)
     return results
 
@@ -88,7 +97,7 @@ def run_matrix(folder: Path, names: list[str], workers: int = 2) -> dict[str, Ou
 
 
 def write_keys(folder: Path) -> None:
-    code, out, err = _worker(folder, ["--keys"])
+    code, _, err = _worker(folder, ["--keys"])
     if code != 0:
         raise RuntimeError(f"cannot write the key sets: {err[-3000:]}")
 
@@ -96,7 +105,11 @@ def write_keys(folder: Path) -> None:
 def summary_line(name: str, o: Outcome) -> str:
     """One line per case: how it ended, the exception or the result, the RSS growth."""
     if o.verdict is None:
-        return f"{name:36s} killed by signal {-o.returncode}" if o.returncode < 0 else f"{name:36s} exit {o.returncode}"
+        return (
+            f"{name:36s} killed by signal {-o.returncode}"
+            if o.returncode < 0
+            else f"{name:36s} exit {o.returncode}"
+        )
     v = o.verdict
     if v["outcome"] == "raised":
         what = f"raised {v['type'].rsplit('.', 1)[-1]}{'' if v['family_ok'] else ' (wrong family)'}"

@@ -31,8 +31,12 @@ def _peak_rss_mb() -> float:
 def _families(exc: BaseException, names: tuple[str, ...]) -> bool:
     import tensorflow as tf
 
-    classes = {"ValueError": ValueError, "TypeError": TypeError, "PermissionError": PermissionError,
-               "InvalidArgumentError": tf.errors.InvalidArgumentError}
+    classes = {
+        "ValueError": ValueError,
+        "TypeError": TypeError,
+        "PermissionError": PermissionError,
+        "InvalidArgumentError": tf.errors.InvalidArgumentError,
+    }
     # These are never a clean refusal, whatever they derive from.
     if isinstance(exc, (RecursionError, MemoryError, SystemError, AssertionError)):
         return False
@@ -55,13 +59,20 @@ def run(env, name: str) -> dict:
     try:
         result = case.run(env)
     except BaseException as e:  # noqa: BLE001  (the verdict records whatever escapes)
-        verdict.update(outcome="raised", type=f"{type(e).__module__}.{type(e).__qualname__}",
-                       message=str(e)[:600], family_ok=_families(e, case.expect),
-                       where=traceback.format_exc(limit=-3)[-1500:])
+        verdict.update(
+            outcome="raised",
+            type=f"{type(e).__module__}.{type(e).__qualname__}",
+            message=str(e)[:600],
+            family_ok=_families(e, case.expect),
+            where=traceback.format_exc(limit=-3)[-1500:],
+        )
     else:
         verdict.update(outcome="returned", correct=result.correct, detail=result.detail)
-    verdict.update(seconds=round(time.perf_counter() - start, 3), rss_growth_mb=round(_peak_rss_mb() - base, 1),
-                   baseline_rss_mb=round(base, 1))
+    verdict.update(
+        seconds=round(time.perf_counter() - start, 3),
+        rss_growth_mb=round(_peak_rss_mb() - base, 1),
+        baseline_rss_mb=round(base, 1),
+    )
     return verdict
 
 
