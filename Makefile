@@ -21,7 +21,7 @@ $(BUILD_DEPS): pyproject.toml | $(PY)
 	touch $@
 
 install: $(BUILD_DEPS)
-	$(PIP) install --no-build-isolation -e ".[test]"
+	$(PIP) install --no-build-isolation -e ".[test,fuzz]"
 
 demo: install
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m he_tf demo

@@ -1,0 +1,121 @@
+"""Writes the fuzz harnesses' key set and seed corpora (tests/fuzz/corpus/): valid and near-valid inputs.
+
+    python -m tests.fuzz.make_corpus [FOLDER]     (default tests/fuzz/corpus; replaces what is there)
+
+Run it again when a serialized format changes (the harnesses refuse to start on keys they cannot
+load). The parameters are the smallest he-tf allows (N=2048, one data prime, no multiplication), so
+seeds stay small and executions fast; the bad-input matrix covers multiplication and rotations.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tests.fuzz.common import CORPUS
+from tests.hostile import craft
+
+X = np.linspace(-1.0, 1.0, 4)
+
+
+def _write(folder: Path, seeds: dict[str, bytes]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in seeds.items():
+        (folder / name).write_bytes(data)
+
+
+def make(root: Path) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    import he_tf
+    from he_tf.models import wire
+
+    params = he_tf.Params(2048, (27, 27), 20)
+    for sub in (
+        "keys",
+        "fuzz_ciphertext",
+        "fuzz_variant",
+        "fuzz_public_context",
+        "fuzz_secret_key",
+        "fuzz_wire",
+    ):
+        shutil.rmtree(root / sub, ignore_errors=True)
+    keys = he_tf.KeySet.generate(params, rotations=[1])
+    no_galois = he_tf.KeySet.generate(params, rotations=None)
+    _write(root / "keys", {"a.pub": keys.public.serialize(), "a.sec": keys.secret.serialize()})
+
+    public_ct = he_tf.encrypt(keys.public, X)
+    seeded_ct = he_tf.encrypt(keys.public, X, secret=keys.secret)
+    strings = [he_tf.serialize(x).numpy()[0] for x in (public_ct, seeded_ct)]
+    without_crc = [s[:-4] for s in strings]
+    key_id, seal_bytes = craft.split_serialized(strings[0])
+    raw = craft.Ciphertext.parse(seal_bytes).save()  # uncompressed
+    _write(
+        root / "fuzz_ciphertext",
+        {
+            "valid": without_crc[0],
+            "valid-seeded": without_crc[1],
+            "uncompressed": key_id + raw,
+            "zlib": key_id + craft.Ciphertext.parse(seal_bytes).save(craft.ZLIB),
+            "size0": key_id + craft.empty_ciphertext(raw),
+            "truncated": without_crc[0][:200],
+        },
+    )
+
+    elements = [
+        craft.variant_elements(tf.io.serialize_tensor(x.ciphertexts).numpy())[0]
+        for x in (public_ct, seeded_ct)
+    ]
+    element_id, element_seal = elements[0][:8], elements[0][8:]
+    _write(
+        root / "fuzz_variant",
+        {
+            "valid": elements[0],
+            "valid-seeded": elements[1],
+            "size0": element_id + craft.empty_ciphertext(element_seal),
+            "ntt-cleared": element_id + craft.edit_ciphertext(element_seal, ntt_form=0),
+            "scale-nan": element_id + craft.edit_ciphertext(element_seal, scale=float("nan")),
+        },
+    )
+
+    public = keys.public.serialize()
+    _write(
+        root / "fuzz_public_context",
+        {
+            "valid": public,
+            "no-galois-keys": no_galois.public.serialize(),
+            "truncated": public[:4096],
+        },
+    )
+    secret = keys.secret.serialize()
+    _write(
+        root / "fuzz_secret_key",
+        {
+            "valid": secret,
+            "other-key-set": no_galois.secret.serialize(),
+            "truncated": secret[: len(secret) // 2],
+        },
+    )
+
+    request = wire.encode("request", seeded_ct, keys.public.key_id)
+    batch = wire.encode(
+        "request", he_tf.encrypt(keys.public, np.ones((3, 2)), secret=keys.secret), keys.public.key_id
+    )
+    _write(
+        root / "fuzz_wire",
+        {
+            "valid": request,
+            "valid-grid": batch,
+            "nested-header": craft.wire_nested_header(request, 50),
+            "huge-shape": craft.wire_huge_shape(request, 1 << 10, params.slot_count),
+        },
+    )
+
+
+if __name__ == "__main__":
+    make(Path(sys.argv[1]) if len(sys.argv) > 1 else CORPUS)

@@ -1,0 +1,155 @@
+"""Structure-aware mutations: edit one field of a SEAL object inside whatever container holds it.
+
+libFuzzer's byte mutations rarely produce a consistent SEAL object with one odd field (a compressed
+body, a header size, a checksum must all agree), and atheris sees no coverage inside the C++ loaders
+to guide it there. These mutations do it directly, from the layouts in :mod:`tests.hostile.craft`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from tests.hostile import craft
+
+U64_VALUES = [0, 1, 2, 3, 4, 15, 16, 17, 1 << 20, 1 << 27, 1 << 32, 1 << 63, (1 << 64) - 1]
+F64_VALUES = [
+    math.nan,
+    math.inf,
+    -math.inf,
+    0.0,
+    -0.0,
+    2.0**-1000,
+    1.0,
+    2.0**20,
+    2.0**30,
+    2.0**31,
+    2.0**60,
+    1e308,
+]
+CT_FIELDS = [
+    "size",
+    "poly_modulus_degree",
+    "coeff_modulus_size",
+    "scale",
+    "ntt_form",
+    "correction_factor",
+    "parms_id",
+    "words",
+    "truncate",
+    "empty",
+    "bomb",
+]
+
+
+def mutate_seal(seal_bytes: bytes, rng: random.Random) -> bytes:
+    """One field of a ciphertext (or public key) changed, re-saved uncompressed or compressed."""
+    ct = craft.Ciphertext.parse(seal_bytes)
+    field = rng.choice(CT_FIELDS)
+    if field == "bomb":
+        return craft.bomb(
+            rng.choice([1 << 20, 1 << 26, 1 << 29]),
+            rng.choice([craft.ZSTD, craft.ZLIB]),
+            declare_size=rng.random() < 0.5,
+        )
+    if field == "empty":
+        return craft.empty_ciphertext(seal_bytes, rng.choice([0, 1, 1 << 27]))
+    if field == "scale":
+        ct.scale = rng.choice(F64_VALUES) if rng.random() < 0.8 else ct.scale * rng.choice([0.5, 2.0])
+    elif field == "ntt_form":
+        ct.ntt_form = rng.choice([0, 1, 2, 255])
+    elif field == "parms_id":
+        ct.parms_id = bytes(32) if rng.random() < 0.5 else rng.randbytes(32)
+    elif field == "words":
+        ct.data = craft.dynarray(ct.data[craft.DYN_WORDS :], declared=rng.choice(U64_VALUES))
+    elif field == "truncate":
+        ct.data = ct.data[: rng.randrange(len(ct.data) + 1)]
+    else:
+        setattr(ct, field, rng.choice(U64_VALUES))
+    return ct.save(rng.choice([craft.NONE, craft.NONE, craft.ZLIB, craft.ZSTD]))
+
+
+def mutate_serialized(data: bytes, rng: random.Random) -> bytes:
+    """An ``he_tf.serialize`` string (without its CRC-32, which the harness appends) mutated."""
+    return data[: craft.KEY_ID.size] + mutate_seal(data[craft.KEY_ID.size :], rng)
+
+
+def mutate_container(data: bytes, rng: random.Random) -> bytes:
+    """A key container with one blob mutated: a bomb, or one field of the public key, of a key-switching
+    key set or of the secret key (the container's checksum, if recognised, made right)."""
+    found = craft.blobs(data)
+    index = rng.randrange(len(found))
+    b = found[index]
+    blob = data[b.start : b.end]
+    if rng.random() < 0.2:
+        new = craft.bomb(rng.choice([1 << 20, 1 << 29]), craft.ZSTD, declare_size=rng.random() < 0.5)
+    elif data.startswith(b"HETFSEC"):
+        new = mutate_plaintext(blob, rng)
+    elif index == 0:
+        new = mutate_seal(blob, rng)
+    else:
+        new = mutate_kswitch(blob, rng)
+    return craft.replace_blob(data, index, new)
+
+
+def mutate_kswitch(seal_bytes: bytes, rng: random.Random) -> bytes:
+    """Relinearization or Galois keys (KSwitchKeys: parms_id, count, then per key a count and that many
+    PublicKeys) with a count or the first PublicKey changed."""
+    m = craft.members(seal_bytes)
+    parms_id, rest = m[:32], m[32:]
+    choice = rng.choice(["outer", "inner", "key", "parms_id"])
+    if choice == "outer":
+        rest = craft.U64.pack(rng.choice(U64_VALUES)) + rest[8:]
+    elif choice == "inner":
+        rest = rest[:8] + craft.U64.pack(rng.choice(U64_VALUES)) + rest[16:]
+    elif choice == "parms_id":
+        parms_id = rng.randbytes(32)
+    else:
+        key = craft.SealHeader.read(rest, 16)
+        first = rest[16 : 16 + key.size]
+        rest = rest[:16] + mutate_seal(first, rng) + rest[16 + key.size :]
+    return craft.seal_object(parms_id + rest, rng.choice([craft.NONE, craft.ZSTD]))
+
+
+def mutate_plaintext(seal_bytes: bytes, rng: random.Random) -> bytes:
+    """A plaintext's (secret key's) coefficient count, scale or word count changed."""
+    pt = craft.Plaintext.parse(seal_bytes)
+    field = rng.choice(["coeff_count", "scale", "empty", "parms_id"])
+    if field == "empty":
+        return craft.empty_plaintext(seal_bytes, rng.choice([0, 1, 1 << 27]))
+    if field == "coeff_count":
+        pt.coeff_count = rng.choice(U64_VALUES)
+    elif field == "scale":
+        pt.scale = rng.choice(F64_VALUES)
+    else:
+        pt.parms_id = bytes(32)
+    return pt.save(rng.choice([craft.NONE, craft.ZSTD]))
+
+
+def mutate_wire(data: bytes, rng: random.Random) -> bytes:
+    """A wire message with one header field or one ciphertext string mutated (its CRC-32 made right)."""
+    magic, header, body = craft.wire_split(data)
+    if rng.random() < 0.5:
+        strings = craft.wire_strings(data)
+        i = rng.randrange(len(strings))
+        strings[i] = craft.edit_serialized(strings[i], lambda b: mutate_seal(b, rng))
+        return craft.wire_with_strings(data, strings)
+    t = header["tensor"]
+    choice = rng.choice(["shape", "grid", "level", "scale", "params", "lengths", "nested", "layout"])
+    if choice == "shape":
+        t["shape"][rng.randrange(len(t["shape"]))] = rng.choice([0, -1, 1 << 27, 1 << 62, None, "x"])
+    elif choice == "grid":
+        t["ciphertext_shape"] = rng.choice([[], [0], [1 << 27], [1, 1 << 40], [-1]])
+    elif choice == "level":
+        t["level"] = rng.choice([-1, 0, 2, 1 << 40, "1", None])
+    elif choice == "scale":
+        t["scale"] = rng.choice([0.0, -1.0, 1e308, 2.0**-1000, "NaN", None])
+    elif choice == "params":
+        t["params"] = rng.choice([[0, [], 0], [1 << 40, [60], 40], t["params"][:2], None])
+    elif choice == "lengths":
+        header["lengths"] = rng.choice([[], [-1], [1 << 40], header["lengths"] * 2])
+    elif choice == "nested":
+        return craft.wire_nested_header(data, rng.choice([100, 10_000, 200_000]))
+    else:
+        t["layout"] = rng.choice(["vector", "", None, 3])
+    return craft.wire_join(magic, header, body)
