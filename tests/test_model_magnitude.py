@@ -36,9 +36,11 @@ def test_headroom_is_half_the_modulus_left(square_model):
     params = square_model.params
     assert params == he_tf.Params.for_depth(2)
     q = params.primes
-    assert levels.headroom(params, 2) == pytest.approx(2.0**59 * q[1] * q[2], rel=1e-6)
-    assert levels.headroom(params, 0) == 2.0**59  # q_0 = 2^60 - 2^14 * 70... (a relative 1e-14 below)
-    assert levels.max_magnitude(params, 0, 2.0**40) == params.max_value == 2**19
+    assert levels.headroom(params, 2) == pytest.approx(q[0] * q[1] * q[2] / 2, rel=1e-15)
+    assert levels.headroom(params, 0) == q[0] / 2
+    assert levels.headroom(params, 0) == pytest.approx(2.0**59, rel=1e-13)  # q_0 is a relative 1e-14 below 2^60
+    assert levels.max_magnitude(params, 0, 2.0**40) == pytest.approx(params.max_value, rel=1e-13)
+    assert params.max_value == 2**19
 
 
 def test_past_the_headroom_results_wrap_silently(square_model):
