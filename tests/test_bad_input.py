@@ -100,5 +100,6 @@ def test_seal_layout_round_trips_real_objects(keys):
     assert public[craft.key_id_offset(public, keys.public.key_id) :][:8] == craft.KEY_ID.pack(
         keys.public.key_id
     )
-    (secret_blob,) = craft.blobs(keys.secret.serialize())
+    secret_blob, public_key = craft.blobs(keys.secret.serialize())  # the secret key, and its public key
+    assert public_key.end - public_key.start == craft.blobs(keys.public.serialize())[0].end - craft.blobs(keys.public.serialize())[0].start
     assert len(craft.empty_plaintext(keys.secret.serialize()[secret_blob.start : secret_blob.end])) == 88

@@ -3,18 +3,19 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
-#include <ostream>
 #include <sstream>
 #include <stdexcept>
-#include <streambuf>
 #include <string>
 
-#include "seal/memorymanager.h"
 #include "seal/randomgen.h"
 #include "seal/serialization.h"
-#include "seal/util/streambuf.h"
-#include "seal/util/ztools.h"
+#include "zlib.h"
+#ifdef HE_TF_HAVE_ZSTD  // SEAL built with zstd (ours is)
+#include "zstd.h"
+#include "zstd_errors.h"
+#endif
 
 namespace he_tf {
 namespace {
@@ -192,39 +193,46 @@ void WalkKSwitchKeys(Walker& w, const seal::SEALContext& context, std::uint64_t 
 
 // ---- the outer object: header, decompression with a cap ----------------------
 
-// Collects decompressed bytes, refusing to grow past a cap.
-class CappedSink : public std::streambuf {
- public:
-  CappedSink(std::string& out, std::uint64_t cap) : out_(out), cap_(cap) {}
-  bool overflowed() const { return overflowed_; }
-
- protected:
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    if (out_.size() + static_cast<std::uint64_t>(n) > cap_) {
-      overflowed_ = true;
-      return 0;
-    }
-    out_.append(s, static_cast<std::size_t>(n));
-    return n;
-  }
-  int_type overflow(int_type ch) override {
-    if (traits_type::eq_int_type(ch, traits_type::eof())) return traits_type::not_eof(ch);
-    const char c = traits_type::to_char_type(ch);
-    return xsputn(&c, 1) == 1 ? ch : traits_type::eof();
-  }
-
- private:
-  std::string& out_;
-  std::uint64_t cap_;
-  bool overflowed_ = false;
-};
-
 // An object's bytes in uncompressed form, behind a SEAL header that says so.
 struct Unpacked {
-  std::string owned;     // the decompressed form, when the input was compressed
-  std::string_view all;  // header + members, uncompressed
+  std::unique_ptr<char[]> owned;  // the decompressed form, when the input was compressed
+  std::string_view all;           // header + members, uncompressed
   std::string_view members() const { return all.substr(kHeaderSize); }
 };
+
+enum class Inflated { kOk, kTooLarge, kCorrupted };
+
+// Decompresses `in` into out[0, capacity): one pass straight into the buffer,
+// with the decompressor's state reused per thread, so a stream of refused
+// inputs allocates nothing but the (bounded) buffer. `size` gets the length.
+#ifdef HE_TF_HAVE_ZSTD
+Inflated InflateZstd(std::string_view in, char* out, std::size_t capacity, std::size_t& size) {
+  thread_local const std::unique_ptr<ZSTD_DCtx, std::size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (!dctx) throw std::runtime_error("cannot create a zstd decompression context");
+  ZSTD_DCtx_reset(dctx.get(), ZSTD_reset_session_and_parameters);
+  const std::size_t n = ZSTD_decompressDCtx(dctx.get(), out, capacity, in.data(), in.size());
+  if (ZSTD_isError(n)) {
+    return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? Inflated::kTooLarge : Inflated::kCorrupted;
+  }
+  size = n;
+  return Inflated::kOk;
+}
+#endif
+
+Inflated InflateZlib(std::string_view in, char* out, std::size_t capacity, std::size_t& size) {
+  z_stream z{};
+  if (inflateInit(&z) != Z_OK) throw std::runtime_error("cannot create a zlib decompression context");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out);
+  z.avail_out = static_cast<uInt>(capacity);
+  const int status = inflate(&z, Z_FINISH);
+  size = z.total_out;
+  const bool consumed = z.avail_in == 0;
+  inflateEnd(&z);
+  if (status == Z_STREAM_END && consumed) return Inflated::kOk;
+  return status == Z_BUF_ERROR && z.avail_out == 0 ? Inflated::kTooLarge : Inflated::kCorrupted;
+}
 
 Unpacked Unpack(std::string_view bytes, const char* what, std::uint64_t max_members) {
   if (bytes.size() < kHeaderSize) Refuse(what, "truncated");
@@ -245,40 +253,35 @@ Unpacked Unpack(std::string_view bytes, const char* what, std::uint64_t max_memb
     out.all = bytes;
     return out;
   }
-  out.owned.reserve(kHeaderSize + max_members);  // address space only: pages are touched as data arrives
-  out.owned.assign(kHeaderSize, '\0');
-  {
-    CappedSink sink(out.owned, kHeaderSize + max_members);
-    std::ostream sink_stream(&sink);
-    seal::util::ArrayGetBuffer source(bytes.data() + kHeaderSize, static_cast<std::streamsize>(bytes.size() - kHeaderSize));
-    std::istream source_stream(&source);
-    const auto in_size = static_cast<std::streamoff>(bytes.size() - kHeaderSize);
-    auto pool = seal::MemoryManager::GetPool(seal::mm_prof_opt::mm_force_new, false);
-    bool failed = true;
-    switch (header.compr_mode) {
-#ifdef SEAL_USE_ZSTD
-      case seal::compr_mode_type::zstd:
-        failed = seal::util::ztools::zstd_inflate_stream(source_stream, in_size, sink_stream, pool) != 0;
-        break;
+  if (max_members >= std::numeric_limits<uInt>::max()) max_members = std::numeric_limits<uInt>::max() - 1;
+  // One byte past the cap tells "too large" from "exactly the cap". Not zero-filled: pages are
+  // touched only as data arrives.
+  const std::size_t capacity = static_cast<std::size_t>(max_members) + 1;
+  out.owned.reset(new char[kHeaderSize + capacity]);
+  const std::string_view compressed = bytes.substr(kHeaderSize);
+  std::size_t size = 0;
+  Inflated result = Inflated::kCorrupted;
+  switch (header.compr_mode) {
+#ifdef HE_TF_HAVE_ZSTD
+    case seal::compr_mode_type::zstd:
+      result = InflateZstd(compressed, out.owned.get() + kHeaderSize, capacity, size);
+      break;
 #endif
-#ifdef SEAL_USE_ZLIB
-      case seal::compr_mode_type::zlib:
-        failed = seal::util::ztools::zlib_inflate_stream(source_stream, in_size, sink_stream, pool) != 0;
-        break;
-#endif
-      default:
-        Refuse(what, "its compression mode is not supported by this build");
-    }
-    if (sink.overflowed()) {
-      Refuse(what, "it decompresses past the " + std::to_string(max_members) +
-                       " bytes that its kind can have under these parameters");
-    }
-    if (failed) Refuse(what, "its compressed data is corrupted");
+    case seal::compr_mode_type::zlib:
+      result = InflateZlib(compressed, out.owned.get() + kHeaderSize, capacity, size);
+      break;
+    default:
+      Refuse(what, "its compression mode is not supported");
   }
+  if (result == Inflated::kTooLarge || size > max_members) {
+    Refuse(what, "it decompresses past the " + std::to_string(max_members) +
+                     " bytes that its kind can have under these parameters");
+  }
+  if (result != Inflated::kOk) Refuse(what, "its compressed data is corrupted");
   header.compr_mode = seal::compr_mode_type::none;
-  header.size = out.owned.size();
-  std::memcpy(out.owned.data(), &header, kHeaderSize);
-  out.all = out.owned;
+  header.size = kHeaderSize + size;
+  std::memcpy(out.owned.get(), &header, kHeaderSize);
+  out.all = std::string_view(out.owned.get(), kHeaderSize + size);
   return out;
 }
 
