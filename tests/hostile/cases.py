@@ -447,14 +447,16 @@ def matmul_constants_scale_mismatch(env: Env) -> Returned:
 def product_past_modulus(env: Env) -> Returned:
     """x^2 with x = 800 in every slot: 640000 is past the values the default parameters hold (2^19).
 
-    In every slot, so that the polynomial's constant coefficient carries the whole 640000 * scale."""
-    model = he_tf.models.from_steps([he_tf.models.Dense(np.eye(1), np.zeros(1)), he_tf.models.Square()])
+    In every slot, so that the polynomial's constant coefficient carries the whole 640000 * scale. The
+    model is compiled for the features it will see (``data``): the compiler must refuse it, or choose
+    parameters that hold the result."""
+    x = np.full((he_tf.Params.for_depth(2).slot_count, 1), 800.0)
+    model = he_tf.models.from_steps([he_tf.models.Dense(np.eye(1), np.zeros(1)), he_tf.models.Square()], data=x)
     client = he_tf.models.Client.generate(model.key_requirements())
     server = he_tf.models.Server(client.public_context, model)
-    x = np.full((model.params.slot_count, 1), 800.0)
-    prediction = client.decrypt(server.handle(client.encrypt(x)))
+    prediction = client.decrypt(server.handle(client.encrypt(x[: model.params.slot_count])))
     got = np.asarray(prediction.outputs)
-    ok = got.shape == x.shape and np.allclose(got, 640000.0, rtol=1e-4)
+    ok = np.allclose(got, 640000.0, rtol=1e-4)
     return Returned(bool(ok), "" if ok else f"got {got.ravel()[:3]}, expected 640000")
 
 
