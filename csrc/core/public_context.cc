@@ -1,18 +1,45 @@
 #include "public_context.h"
 
 #include <cmath>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include "key_header.h"
+#include "seal/memorymanager.h"
 #include "seal_load.h"
 
 namespace he_tf {
 
 seal::SEALContext MakeSealContext(const CkksParams& params) {
+  // Building a context (primes, NTT tables) costs milliseconds; every context and key from the
+  // same parameters can share one, immutable and thread-safe. The few most recent are kept.
+  constexpr std::size_t kCached = 8;
+  static std::mutex mu;
+  static std::list<std::pair<std::string, seal::SEALContext>> cache;
+  const std::string key = params.ToString();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto it = cache.begin(); it != cache.end(); ++it) {
+      if (it->first == key) {
+        cache.splice(cache.begin(), cache, it);
+        return cache.front().second;
+      }
+    }
+  }
+  // Its tables in a pool of its own, freed with it: SEAL's global pool never returns memory, so
+  // contexts of ever new parameters (bytes from anyone) would grow it without bound.
+  std::optional<seal::MMProfGuard> own_pool(std::in_place, std::make_unique<seal::MMProfNew>());
   seal::SEALContext context(params.ToSeal(), /*expand_mod_chain=*/true, seal::sec_level_type::tc128);
+  own_pool.reset();
   if (!context.parameters_set()) {
     throw std::invalid_argument("SEAL rejected " + params.ToString() + ": " + context.parameter_error_message());
   }
+  std::lock_guard<std::mutex> lock(mu);
+  cache.emplace_front(key, context);
+  if (cache.size() > kCached) cache.pop_back();
   return context;
 }
 

@@ -102,8 +102,12 @@ def _zstd():
     return zstandard
 
 
-def members(seal_bytes: bytes) -> bytes:
-    """The uncompressed members of one SEAL object (everything after its header)."""
+MEMBERS_LIMIT = 1 << 26  # real objects of the test parameters are far smaller; bombs are refused
+
+
+def members(seal_bytes: bytes, limit: int = MEMBERS_LIMIT) -> bytes:
+    """The uncompressed members of one SEAL object (everything after its header), at most ``limit``
+    bytes (a bomb raises ValueError instead of inflating)."""
     header = SealHeader.read(seal_bytes)
     if not header.plausible:
         raise ValueError(f"not a SEAL object: {header}")
@@ -111,10 +115,14 @@ def members(seal_bytes: bytes) -> bytes:
     if header.compression == NONE:
         return body
     if header.compression == ZLIB:
-        return zlib.decompress(body)
-    if header.compression == ZSTD:
-        return _zstd().ZstdDecompressor().decompressobj().decompress(body)
-    raise ValueError(f"unknown SEAL compression mode {header.compression}")
+        out = zlib.decompressobj().decompress(body, limit + 1)
+    elif header.compression == ZSTD:
+        out = _zstd().ZstdDecompressor().stream_reader(body).read(limit + 1)
+    else:
+        raise ValueError(f"unknown SEAL compression mode {header.compression}")
+    if len(out) > limit:
+        raise ValueError(f"the object inflates past {limit} bytes")
+    return out
 
 
 def seal_object(body: bytes, compression: int = NONE, like: bytes | None = None) -> bytes:
