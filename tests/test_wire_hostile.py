@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -244,10 +245,11 @@ def test_not_bytes_is_a_type_error(keys):
 
 
 BOMB = textwrap.dedent("""
-    import json, resource, sys
+    import json, sys
     import numpy as np
     import he_tf
     import he_tf.models as hm
+    from tests.hostile.memory import peak_rss_mb, reset_peak_rss
 
     model = hm.from_weights(np.ones((3, 1)), np.zeros(1))
     client = hm.Client.generate(model.key_requirements())
@@ -264,7 +266,8 @@ BOMB = textwrap.dedent("""
         body = np.random.default_rng(0).bytes(len(body))
     head = json.dumps(header).encode()
     data = request[:8] + len(head).to_bytes(4, "big") + head + body
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    reset_peak_rss()
+    before = peak_rss_mb()
     try:
         server.handle(data)
         outcome = "accepted"
@@ -272,7 +275,7 @@ BOMB = textwrap.dedent("""
         outcome = "refused: " + str(e)
     except BaseException as e:
         outcome = f"{type(e).__name__}: {e}"
-    print(json.dumps([outcome, len(data), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024]))
+    print(json.dumps([outcome, len(data), peak_rss_mb() - before]))
 """)
 
 
@@ -285,7 +288,7 @@ def test_shape_bombs_are_refused_in_bounded_memory(shape, grid, random_body):
     """A request of a few hundred KB declaring 2^27 x 3 values: refused before any allocation of that size."""
     run = subprocess.run([sys.executable, "-c", BOMB, json.dumps([shape, grid, random_body])],
                          check=False, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, cwd=Path(__file__).parents[1])
     assert run.returncode == 0, run.stderr[-2000:]
     outcome, size, megabytes = json.loads(run.stdout.strip().splitlines()[-1])
     assert size < 1_200_000

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from tests.hostile.memory import peak_rss_mb, reset_peak_rss
+
 FUZZ = Path(__file__).resolve().parent
 CORPUS = FUZZ / "corpus"
 KEYS = Path(os.environ.get("HE_TF_FUZZ_KEYS", CORPUS / "keys"))
@@ -32,10 +34,6 @@ class MemoryLimitExceeded(Exception):
     """Raised (a crash) when one input made the process's RSS peak past the cap over where it started."""
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
@@ -49,8 +47,7 @@ class MemoryCap:
         self.limit, self.before = limit_mb, 0.0
 
     def start(self) -> None:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
+        reset_peak_rss()
         self.before = rss_mb()
 
     def check(self) -> None:

@@ -7,7 +7,7 @@ Before each case it prints ``START name``, after it ``VERDICT {json}``: the outc
 the exception's type and message, or ``returned`` with whether the result was correct), whether the
 exception is of an acceptable family, and the peak RSS growth over the case (crafting the input
 included). The peak is reset before each case (``/proc/self/clear_refs``), after TensorFlow's
-import, key loading and a warm-up, so ``ru_maxrss`` measures that case alone. A case that kills the
+import, key loading and a warm-up, so the peak (VmHWM) measures that case alone. A case that kills the
 process leaves a ``START`` without its ``VERDICT`` (tests/hostile/matrix.py runs it again alone).
 """
 
@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 import time
 import traceback
 from pathlib import Path
 
+from tests.hostile.memory import peak_rss_mb, reset_peak_rss
+
 START, VERDICT = "START ", "VERDICT "
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def _families(exc: BaseException, names: tuple[str, ...]) -> bool:
@@ -43,17 +40,12 @@ def _families(exc: BaseException, names: tuple[str, ...]) -> bool:
     return isinstance(exc, tuple(classes[n] for n in names))
 
 
-def _reset_peak_rss() -> None:
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # resets the peak RSS to the current RSS (Linux >= 4.0)
-
-
 def run(env, name: str) -> dict:
     from tests.hostile import cases
 
     case = cases.CASES[name]
-    _reset_peak_rss()
-    base = _peak_rss_mb()
+    reset_peak_rss()
+    base = peak_rss_mb()
     start = time.perf_counter()
     verdict: dict = {"case": name}
     try:
@@ -70,7 +62,7 @@ def run(env, name: str) -> dict:
         verdict.update(outcome="returned", correct=result.correct, detail=result.detail)
     verdict.update(
         seconds=round(time.perf_counter() - start, 3),
-        rss_growth_mb=round(_peak_rss_mb() - base, 1),
+        rss_growth_mb=round(peak_rss_mb() - base, 1),
         baseline_rss_mb=round(base, 1),
     )
     return verdict
