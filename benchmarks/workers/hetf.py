@@ -63,8 +63,9 @@ class HeTfWorker:
             return (lambda: ops.encrypt(ctx, x)), to_values
         if op == "encrypt_secret":
             return (lambda: ops.encrypt_symmetric(ctx, sk, x)), to_values
-        if op == "decrypt":
-            return (lambda: ops.decrypt(ctx, sk, ax, num_values=slots)), lambda r: r
+        if op == "decrypt":  # as he_tf.decrypt does: the level and scale check, then the decryption
+            return (lambda: ops.decrypt(ctx, sk, ops.check_level_and_scale(ctx, ax, scale, level=level),
+                                        num_values=slots)), lambda r: r
         if op == "serialize":
             return (lambda: ops.serialize(ctx, ax)), lambda r: to_values(ops.deserialize(ctx, r, scale, level=level))
         if op == "deserialize":

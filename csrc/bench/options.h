@@ -31,7 +31,8 @@ struct OpSpec {
 inline const std::vector<std::string> kOps = {
     "encode",   "encrypt_public", "encrypt_secret", "decrypt",      "add",           "add_plain",
     "multiply_plain", "multiply", "square",         "rotate",       "sum_slots",     "dot",
-    "matmul_batch", "matmul_vector", "polyval",     "serialize",    "deserialize"};
+    "matmul_batch", "matmul_vector", "polyval",     "serialize",    "deserialize",
+    "deserialize_validated"};
 
 struct Options {
   ParamSpec params;

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/seal_load.h"
 #include "seal/util/iterator.h"
 #include "seal/util/polyarithsmallmod.h"
 
@@ -438,6 +439,10 @@ Job Workload::Prepare(const OpSpec& op, int count) {
     job.run = [this](int i, Result& r) {
       r.ct.load(context_, reinterpret_cast<const seal::seal_byte*>(serialized_[i].data()), serialized_[i].size());
     };
+    job.expected = [&av](int i) { return av[i]; };
+  } else if (name == "deserialize_validated") {
+    // The same bytes through he-tf's bounded, validating loader: what its checks cost over SEAL's own load.
+    job.run = [this](int i, Result& r) { he_tf::LoadValidated(context_, serialized_[i], r.ct); };
     job.expected = [&av](int i) { return av[i]; };
   } else {
     throw std::invalid_argument("unknown op '" + name + "'");
