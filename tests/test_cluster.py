@@ -230,8 +230,9 @@ def test_ckks_matmul_across_processes(cluster):
     np.testing.assert_allclose(out.numpy(), x_plain @ w, rtol=0, atol=1e-6)
 
 
-def test_ckks_in_tf_function_across_processes(cluster):
-    """The same protocol code traced once: TensorFlow runs the function's pieces on each player's task."""
+def infer_in_tf_function(config: ClusterConfig) -> None:
+    """A CKKS linear layer traced once, its input fed by this process: TensorFlow runs the function's
+    pieces on each player's task, and the client gets the result."""
     w = np.array([[1.0], [-2.0]])
     ckks = CKKS(key_owner="client", evaluator="server", params=he_tf.Params.for_depth(1), rotations=None)
 
@@ -243,8 +244,12 @@ def test_ckks_in_tf_function_across_processes(cluster):
 
     x_plain = np.array([[1.0, 2.0], [0.25, -1.0]])
     out = infer(tf.constant(x_plain))
-    assert out.device == cluster.device("client")
+    assert out.device == config.device("client")
     np.testing.assert_allclose(out.numpy(), x_plain @ w + 0.5, rtol=0, atol=1e-6)
+
+
+def test_ckks_in_tf_function_across_processes(cluster):
+    infer_in_tf_function(cluster)
 
 
 def test_secret_sharing_multiply_across_processes(cluster):

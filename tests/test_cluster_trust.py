@@ -20,14 +20,13 @@ import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
 import he_tf
-from he_tf.protocol import CKKS, private_network
+from he_tf.protocol import private_network
 from he_tf.protocol.players import ClusterConfig
-from test_cluster import _die_with_parent, free_port, listening, start_servers, stop_servers
+from test_cluster import _die_with_parent, free_port, infer_in_tf_function, listening, start_servers, stop_servers
 
 PLAYERS = ("client", "server")
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -147,19 +146,7 @@ def test_a_peer_with_the_sockets_runs_ops_on_every_player(private_cluster):
         he_tf.set_config(config)
         with tf.device(config.device("server")):  # any op: here, reading a file as the server's user
             assert tf.io.read_file(__file__).numpy() == Path(__file__).read_bytes()
-        ckks = CKKS(key_owner="client", evaluator="server", params=he_tf.Params.for_depth(1), rotations=None)
-        w = np.array([[1.0], [-2.0]])
-
-        @tf.function  # the input is fed by this process: the client's task pulls it through the driver socket
-        def infer(values):
-            with ckks:
-                x = he_tf.define_private_input("client", lambda: values)
-                return he_tf.define_output("client", None, tf.matmul(x, w) + 0.5)
-
-        x_plain = np.array([[1.0, 2.0], [0.25, -1.0]])
-        out = infer(tf.constant(x_plain))
-        assert out.device == config.device("client")
-        np.testing.assert_allclose(out.numpy(), x_plain @ w + 0.5, rtol=0, atol=1e-6)
+        infer_in_tf_function(config)  # its input pulled by the client's task through the driver socket
     finally:
         he_tf.set_config(previous)
         context._reset_context()  # drop the remote tasks before their servers stop

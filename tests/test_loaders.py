@@ -4,21 +4,22 @@ The hostile inputs themselves (bombs, crafted layouts, bit flips, relabelled key
 matrix (tests/test_bad_input.py); these are the loaders' contract on honest and near-honest bytes.
 """
 
-import hashlib
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import he_tf
 from he_tf import _core
+from tests.hostile import craft
 
 X = np.array([[1.0, -2.0, 3.5], [0.25, 4.0, -1.0]])
 
 
-def reseal(container: bytes) -> bytes:
-    """A key container with its digest recomputed (what anyone can do: the digest is no MAC)."""
-    return container[:-8] + hashlib.blake2b(container[:-8], digest_size=8).digest()
+def test_containers_end_with_the_digest_the_hostile_inputs_recompute(keys):
+    # The bad-input matrix and the fuzz mutators re-seal edited containers (craft.with_digest), as anyone
+    # can (the digest is no MAC); were the scheme to change, their edits would stop at the digest check.
+    assert craft.digest_matches(keys.public.serialize()) and craft.digest_matches(keys.secret.serialize())
+    assert not craft.digest_matches(craft.flip_bit(keys.public.serialize(), 100))
 
 
 def test_key_set_id_is_the_public_keys_digest(keys):
@@ -39,7 +40,7 @@ def test_a_flipped_or_missing_byte_is_refused(keys):
     with pytest.raises(ValueError, match="checksum does not match"):
         he_tf.PublicContext.deserialize(data[:-9] + bytes([data[-9] ^ 1]) + data[-8:])
     with pytest.raises(ValueError, match="cannot read a public context: truncated"):
-        he_tf.PublicContext.deserialize(reseal(data[:-9] + data[-8:]))
+        he_tf.PublicContext.deserialize(craft.with_digest(data[:-9] + data[-8:]))
 
 
 def test_deserialize_checks_level_and_scale_against_the_spec(keys):

@@ -314,9 +314,9 @@ void CheckScale(const seal::SEALContext& context, const seal::parms_id_type& par
                 const char* what) {
   const auto data = context.get_context_data(parms);
   const int bits = data ? data->total_coeff_modulus_bit_count() : 0;
-  if (!std::isfinite(scale) || scale < 1.0 || std::log2(scale) >= bits) {
+  if (!std::isfinite(scale) || scale <= 1.0 || std::log2(scale) >= bits) {
     std::ostringstream why;
-    why << "its scale " << scale << " is not finite, at least 1 and below 2^" << bits << " (the modulus at its level)";
+    why << "its scale " << scale << " is not finite, above 1 and below 2^" << bits << " (the modulus at its level)";
     Refuse(what, why.str());
   }
 }

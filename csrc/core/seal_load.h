@@ -32,7 +32,8 @@ void LoadValidated(const seal::SEALContext& context, std::string_view bytes, sea
 void LoadValidated(const seal::SEALContext& context, std::string_view bytes, seal::SecretKey& out);
 
 // Throws unless `scale` is one a ciphertext or plaintext at `parms` can carry:
-// finite, at least 1 and below the modulus left at that level.
+// finite, above 1 and below the modulus left at that level. The one scale rule: the wire format's
+// header check calls it too (_core.check_scale).
 void CheckScale(const seal::SEALContext& context, const seal::parms_id_type& parms, double scale,
                 const char* what);
 

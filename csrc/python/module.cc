@@ -78,6 +78,20 @@ PYBIND11_MODULE(_core, m) {
       "The coefficient modulus primes; a rescale at level l drops primes[l].");
 
   m.def(
+      "check_scale",
+      [](std::size_t n, std::vector<int> bits, int scale_bits, int level, double scale) {
+        const seal::SEALContext context = he_tf::MakeSealContext(MakeParams(n, std::move(bits), scale_bits));
+        auto data = context.first_context_data();
+        while (data && static_cast<int>(data->chain_index()) > level) data = data->next_context_data();
+        if (!data || static_cast<int>(data->chain_index()) != level) {
+          throw std::invalid_argument("level " + std::to_string(level) + " is not a level of these parameters");
+        }
+        he_tf::CheckScale(context, data->parms_id(), scale, "the scale");
+      },
+      py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"), py::arg("level"),
+      py::arg("scale"), "Raises ValueError unless a ciphertext at `level` can carry `scale` (the loaders' rule).");
+
+  m.def(
       "max_encodable_magnitude",
       [](std::size_t n, std::vector<int> bits, int scale_bits) {
         return he_tf::MaxEncodableMagnitude(MakeParams(n, std::move(bits), scale_bits));

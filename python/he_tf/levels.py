@@ -64,11 +64,6 @@ def max_magnitude(params: Params, level: int, scale: float) -> float:
     return headroom(params, level) / scale
 
 
-def scale_possible(params: Params, level: int, scale: float) -> bool:
-    """Whether a ciphertext at ``level`` can have ``scale``: finite, above 1, and holding values of magnitude 1."""
-    return math.isfinite(scale) and scale > 1 and max_magnitude(params, level, scale) > 1
-
-
 def align(x: HETensor, level: int, scale: float) -> HETensor:
     """x brought to exactly (level, scale); a scale change costs x one level."""
     if x.level == level and _close(x.scale, scale):

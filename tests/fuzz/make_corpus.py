@@ -43,6 +43,7 @@ def make(root: Path) -> None:
         "fuzz_public_context",
         "fuzz_secret_key",
         "fuzz_wire",
+        "fuzz_plaintext",
     ):
         shutil.rmtree(root / sub, ignore_errors=True)
     keys = he_tf.KeySet.generate(params, rotations=[1])
@@ -80,6 +81,24 @@ def make(root: Path) -> None:
             "size0": element_id + craft.empty_ciphertext(element_seal),
             "ntt-cleared": element_id + craft.edit_ciphertext(element_seal, ntt_form=0),
             "scale-nan": element_id + craft.edit_ciphertext(element_seal, scale=float("nan")),
+        },
+    )
+
+    scale = tf.constant(float(2**params.scale_bits), tf.float64)
+    plains = [
+        craft.variant_elements(tf.io.serialize_tensor(he_tf.ops.encode(keys.public.tensor, values, scale,
+                                                                       level=level)).numpy())[0]
+        for values, level in ((tf.constant(X[None, :]), params.depth), (tf.zeros([1, 8], tf.float64), 0))
+    ]
+    plain_id, plain_seal = plains[0][:8], plains[0][8:]
+    _write(
+        root / "fuzz_plaintext",
+        {
+            "valid": plains[0],
+            "valid-level0": plains[1],
+            "zero-coefficients": plain_id + craft.empty_plaintext(plain_seal, 1 << 27),
+            "scale-nan": plain_id + craft.Plaintext(**{**craft.Plaintext.parse(plain_seal).__dict__,
+                                                       "scale": float("nan")}).save(),
         },
     )
 

@@ -28,9 +28,9 @@ he-tf's containers around them:
 - variant encoding (``tf.io.serialize_tensor`` of ciphertexts or encoded plaintexts): per element an
   8-byte key-set id, then SEAL's uncompressed bytes;
 - public context / secret key: an 8-byte tag, the key-set id, the parameters, then length-prefixed
-  (uint64) blobs of SEAL bytes. Blobs and the id are located in the real bytes, not at fixed offsets,
-  and an integrity trailer, if the container has one that :func:`container_checksum` recognises, is
-  recomputed after an edit so that edits reach the loader behind it;
+  (uint64) blobs of SEAL bytes, then a BLAKE2b-64 digest of all that. Blobs and the id are located in
+  the real bytes, not at fixed offsets, and the digest is recomputed after an edit so that edits reach
+  the loader behind it;
 - wire messages: an 8-byte magic, uint32 big-endian header length, JSON header, concatenated strings.
 """
 
@@ -425,9 +425,8 @@ def blobs(container: bytes) -> list[Blob]:
 def replace_blob(container: bytes, index: int, seal_bytes: bytes) -> bytes:
     """``container`` with blob ``index`` replaced (its length prefix too) and its checksum made right."""
     b = blobs(container)[index]
-    scheme = container_checksum(container)
     out = container[: b.length_offset] + U64.pack(len(seal_bytes)) + seal_bytes + container[b.end :]
-    return scheme.apply(out) if scheme else out
+    return with_digest(out)
 
 
 def key_id_offset(container: bytes, key_id: int) -> int:
@@ -440,11 +439,9 @@ def key_id_offset(container: bytes, key_id: int) -> int:
 
 def relabel(container: bytes, key_id: int, new_key_id: int) -> bytes:
     """``container`` (of key set ``key_id``) claiming to belong to key set ``new_key_id``; every copy of
-    the id is replaced and the checksum, if recognised, made right, as an attacker would."""
-    scheme = container_checksum(container)
+    the id is replaced and the digest made right, as an attacker would."""
     key_id_offset(container, key_id)
-    out = container.replace(KEY_ID.pack(key_id), KEY_ID.pack(new_key_id))
-    return scheme.apply(out) if scheme else out
+    return with_digest(container.replace(KEY_ID.pack(key_id), KEY_ID.pack(new_key_id)))
 
 
 def flip_bit(data: bytes, bit: int) -> bytes:
@@ -453,40 +450,17 @@ def flip_bit(data: bytes, bit: int) -> bytes:
     return bytes(out)
 
 
-@dataclasses.dataclass(frozen=True)
-class ChecksumScheme:
-    """An integrity trailer: ``digest(data[start:len - size])`` stored in the last ``size`` bytes."""
-
-    name: str
-    start: int
-    size: int
-    digest: Callable[[bytes], bytes]
-
-    def apply(self, data: bytes) -> bytes:
-        body = data[: -self.size]
-        return body + self.digest(body[self.start :])
+DIGEST = U64  # the trailer of a key container: BLAKE2b (8-byte digest) of everything before it
 
 
-_DIGESTS: dict[str, tuple[int, Callable[[bytes], bytes]]] = {
-    "crc32-le": (4, lambda b: struct.pack("<I", zlib.crc32(b))),
-    "crc32-be": (4, lambda b: struct.pack(">I", zlib.crc32(b))),
-    "sha256": (32, lambda b: hashlib.sha256(b).digest()),
-    "sha256-64": (8, lambda b: hashlib.sha256(b).digest()[:8]),
-    "blake2b-64": (8, lambda b: hashlib.blake2b(b, digest_size=8).digest()),
-    "blake2b-256": (32, lambda b: hashlib.blake2b(b, digest_size=32).digest()),
-}
+def with_digest(container: bytes) -> bytes:
+    """``container`` with its trailer recomputed over its (edited) contents, as an attacker can."""
+    body = container[: -DIGEST.size]
+    return body + hashlib.blake2b(body, digest_size=DIGEST.size).digest()
 
 
-def container_checksum(container: bytes) -> ChecksumScheme | None:
-    """The trailer scheme a key container uses, recognised on the real bytes, or None (no trailer, or
-    one not recognised: edits then stop at the checksum check)."""
-    for name, (size, digest) in _DIGESTS.items():
-        if len(container) <= size:
-            continue
-        for start in (0, 8):  # the whole container, or after its tag
-            if digest(container[start:-size]) == container[-size:]:
-                return ChecksumScheme(name, start, size, digest)
-    return None
+def digest_matches(container: bytes) -> bool:
+    return with_digest(container) == container
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 import he_tf
-from he_tf import levels, packing
+from he_tf import _core, packing
 from he_tf.keys import op_error_message
 from he_tf.models import outputs
 from he_tf.models.model import OUTPUT_MODES
@@ -270,9 +270,10 @@ def _tensor_spec(t: object, params: he_tf.Params, expect: str) -> HETensor.Spec:
     if type(scale) not in (int, float):
         raise _malformed("tensor.scale", "a number", scale)
     scale = float(scale)
-    if not levels.scale_possible(params, level, scale):
-        raise WireFormatError(f"the {expect} declares scale {scale!r} at level {level}; under {params} a "
-                              f"ciphertext's scale lies in (1, {levels.headroom(params, level):.6g})")
+    try:
+        _core.check_scale(*params.as_tuple(), level, scale)
+    except ValueError as e:
+        raise WireFormatError(f"the {expect} declares scale {scale!r} at level {level} under {params}: {e}") from None
     return HETensor.Spec(
         ciphertexts=tf.TensorSpec(grid, tf.variant), context=tf.TensorSpec([], tf.variant),
         shape=tf.TensorShape(shape), dtype=tf.as_dtype(dtype), layout=layout, packed_axis=packed_axis,
