@@ -63,15 +63,22 @@ class Magnitude:
 
 @dataclasses.dataclass(frozen=True)
 class KeyRequirements:
-    """What a client's key set must provide for a model: parameters and Galois keys.
+    """What a client's key set must provide for a model: parameters and Galois keys, and the features
+    for which the model's results decrypt correctly.
 
     The server publishes this (``to_json``); the client generates keys from it
-    (``generate_keys``) and sends back only the public context.
+    (``generate_keys``) and sends back only the public context. ``feature_bounds``
+    (``(low, high)``, one value per feature) is the box the model was checked for
+    (:attr:`EncryptedModel.feature_bounds`, from its feature range): :class:`~he_tf.models.Client`
+    refuses features outside it, which could wrap around and decrypt wrong with no error. A model
+    without a range has none (its results are guaranteed only for features within
+    :attr:`EncryptedModel.max_feature_magnitude`, a worst case over all features at once).
     """
 
     params: he_tf.Params
     rotations: tuple[int, ...] | None
     layout: str
+    feature_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def generate_keys(self) -> he_tf.KeySet:
         return he_tf.KeySet.generate(self.params, rotations=list(self.rotations) if self.rotations else None)
@@ -79,16 +86,39 @@ class KeyRequirements:
     def to_json(self) -> bytes:
         n, bits, scale_bits = self.params.as_tuple()
         rotations = None if self.rotations is None else list(self.rotations)
-        document = {"params": [n, list(bits), scale_bits], "rotations": rotations, "layout": self.layout}
+        bounds = None if self.feature_bounds is None else [list(b) for b in self.feature_bounds]
+        document = {"params": [n, list(bits), scale_bits], "rotations": rotations, "layout": self.layout,
+                    "feature_bounds": bounds}
         return json.dumps(document).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> KeyRequirements:
-        document = json.loads(data)
-        n, bits, scale_bits = document["params"]
-        rotations = document["rotations"]
-        return cls(he_tf.Params(n, tuple(bits), scale_bits), None if rotations is None else tuple(rotations),
-                   document["layout"])
+        """Parsed and checked: the document comes from the model owner, another party."""
+        if len(data) > MAX_REQUIREMENTS_BYTES:
+            raise ValueError(f"key requirements of {len(data)} bytes: at most {MAX_REQUIREMENTS_BYTES} are accepted")
+        try:
+            document = json.loads(data)
+            n, bits, scale_bits = document["params"]
+            rotations, layout = document["rotations"], document["layout"]
+            if layout not in LAYOUTS:
+                raise ValueError(f"layout {layout!r} is not one of {LAYOUTS}")
+            bounds = document.get("feature_bounds")
+            params = he_tf.Params(int(n), tuple(int(b) for b in bits), int(scale_bits))
+            if rotations is not None:
+                rotations = tuple(int(r) for r in rotations)
+            if bounds is not None:
+                low, high = (tuple(float(v) for v in side) for side in bounds)
+                if len(low) != len(high) or not all(math.isfinite(v) for v in low + high) or any(
+                        a > b for a, b in zip(low, high)):
+                    raise ValueError("feature_bounds must be two equally long lists of finite low <= high")
+                bounds = (low, high)
+        except (ValueError, TypeError, KeyError, RecursionError) as e:
+            raise ValueError(f"malformed key requirements: {e}") from None
+        return cls(params, rotations, layout, bounds)
+
+
+# Key requirements are a few hundred bytes (plus 40 per feature of the bounds).
+MAX_REQUIREMENTS_BYTES = 1 << 22
 
 
 class EncryptedModel:
@@ -284,9 +314,38 @@ class EncryptedModel:
             return None
         return params if scale_bits < self.params.scale_bits and self._room(params) > 1 else None
 
+    @functools.cached_property
+    def feature_bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(low, high)`` per feature: :attr:`feature_range` grown about its centre by the largest factor
+        for which every result still decrypts correctly (and every feature can be encrypted); ``None``
+        without a feature range. What clients enforce: samples a little outside the range the model
+        was built for (e.g. test data beyond the training data's) are fine, samples that could wrap are
+        refused. A feature constant over the range grows from the width of the widest one.
+        """
+        if self.feature_range is None:
+            return None
+        low, high = self.feature_range
+        centre, half = (low + high) / 2, (high - low) / 2
+        floored = np.where(half > 0, half, max(float(half.max()), 1.0))
+
+        def fits(half_widths: np.ndarray, log_k: float) -> bool:
+            box = (centre - 2.0**log_k * half_widths, centre + 2.0**log_k * half_widths)
+            if np.max(np.abs(np.concatenate(box))) >= self.params.max_value:
+                return False
+            return all(row.fits for row in self.magnitudes(box))
+
+        half = floored if fits(floored, 0.0) else half  # the range itself fits: the model checked it
+        lo, hi = 0.0, 64.0
+        for _ in range(40):  # bisection on log2 of the factor: every bound grows with it
+            middle = (lo + hi) / 2
+            lo, hi = (middle, hi) if fits(half, middle) else (lo, middle)
+        return centre - 2.0**lo * half, centre + 2.0**lo * half
+
     def key_requirements(self) -> KeyRequirements:
-        """The parameters and exactly the Galois keys the client's key set needs for this model."""
-        return KeyRequirements(self.params, self._rotations, self.layout)
+        """The parameters and exactly the Galois keys the client's key set needs for this model, and
+        the :attr:`feature_bounds` its client enforces."""
+        bounds = None if self.feature_bounds is None else tuple(tuple(map(float, b)) for b in self.feature_bounds)
+        return KeyRequirements(self.params, self._rotations, self.layout, bounds)
 
     def predict(self, x: he_tf.HETensor) -> he_tf.HETensor:
         """Runs the model on encrypted samples ``x`` of shape ``(samples, features)``.

@@ -46,13 +46,19 @@ class Client:
         The key set; its secret key never leaves this object.
     layout:
         ``"batch"`` or ``"vector"``: must match the model's.
+    feature_bounds:
+        ``(low, high)`` per feature (:attr:`KeyRequirements.feature_bounds`): :meth:`encrypt`
+        refuses features outside, whose results could wrap around and decrypt wrong. ``None``: no check.
     """
 
-    def __init__(self, keys: KeySet, layout: str = "batch") -> None:
+    def __init__(self, keys: KeySet, layout: str = "batch",
+                 feature_bounds: tuple[ArrayLike, ArrayLike] | None = None) -> None:
         if not isinstance(keys, KeySet):
             raise TypeError(f"a Client needs a KeySet (he_tf.KeySet.generate), got {type(keys).__name__}")
         self._keys = keys
         self.layout = layout
+        self.feature_bounds = None if feature_bounds is None else tuple(
+            np.asarray(b, dtype=np.float64) for b in feature_bounds)
         self.traffic = Traffic()
 
     @classmethod
@@ -60,7 +66,21 @@ class Client:
         """A client with fresh keys for a model's :class:`KeyRequirements` (or their JSON bytes)."""
         if isinstance(requirements, (bytes, bytearray)):
             requirements = KeyRequirements.from_json(requirements)
-        return cls(requirements.generate_keys(), requirements.layout)
+        return cls(requirements.generate_keys(), requirements.layout, requirements.feature_bounds)
+
+    def _check_bounds(self, x: np.ndarray) -> None:
+        low, high = self.feature_bounds
+        if x.shape[1] != low.size:
+            raise ValueError(f"the model takes {low.size} features per sample, got shape {x.shape}")
+        outside = ~((x >= low) & (x <= high))  # NaN is outside too
+        if outside.any():
+            i, j = (int(v) for v in np.argwhere(outside)[0])
+            raise ValueError(
+                f"feature {j} of sample {i} is {float(x[i, j])!r}, outside [{low[j]:.6g}, {high[j]:.6g}], where the "
+                f"model's results are checked to decrypt correctly ({int(outside.sum())} value(s) outside); "
+                "beyond it they could wrap around and decrypt wrong with no error. Scale the features, or "
+                "build the model with a feature_range (or data) that covers them"
+            )
 
     @property
     def public_context(self) -> bytes:
@@ -79,6 +99,8 @@ class Client:
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2:
             raise ValueError(f"encrypt takes features of shape (samples, features), got shape {x.shape}")
+        if self.feature_bounds is not None:
+            self._check_bounds(x)
         # Encrypting with the secret key (the client has it) gives seeded ciphertexts: about half the bytes.
         x_enc = he_tf.encrypt(self._keys.public, x, layout=self.layout, secret=self._keys.secret)
         request = wire.encode("request", x_enc, self._keys.public.key_id)
