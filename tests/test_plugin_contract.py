@@ -44,6 +44,22 @@ def test_tf_scalar_mul_reaches_multiply_on_every_protocol(keys):
     np.testing.assert_allclose(got, -1.5 * X, atol=1e-4)
 
 
+def test_divide_by_a_plaintext(keys):
+    """An op the library lacked: its CKKS implementation, one op table entry, this test."""
+    x = he_tf.encrypt(keys.public, X)
+    for y in (x / 4.0, tf.math.truediv(x, 4.0), tf.math.divide(x, [4.0, -2.0]), he_tf.divide(x, 4.0)):
+        assert isinstance(y, he_tf.HETensor) and y.level == x.level - 1
+    np.testing.assert_allclose(he_tf.decrypt(keys.secret, tf.math.divide(x, [4.0, -2.0])), X / [4.0, -2.0],
+                               atol=1e-6)
+    with pytest.raises(TypeError, match="divide by an encrypted tensor is not supported"):
+        x / x
+    he_tf.set_config(he_tf.LocalConfig(["client", "server", "dealer"]))
+    with SecretSharing():
+        s = he_tf.define_private_input("client", lambda: X)
+        with pytest.raises(TypeError, match="divide is not supported by the secret_sharing protocol .*CKKS"):
+            s / 2.0
+
+
 def test_an_op_a_protocol_lacks_names_the_op_the_protocol_and_the_fix():
     he_tf.set_config(he_tf.LocalConfig(["client", "server", "dealer"]))
     ss = SecretSharing()

@@ -137,6 +137,14 @@ def multiply(a, b) -> HETensor:
     return x.with_ciphertexts(cts, level=x.level - 1)
 
 
+def divide(x: HETensor, divisor) -> HETensor:
+    """``x / divisor`` for a plaintext divisor: a product with its reciprocal (one level)."""
+    if isinstance(divisor, HETensor):
+        raise TypeError("divide by an encrypted tensor is not supported: CKKS has no division; the divisor must "
+                        "be plaintext")
+    return multiply(x, 1.0 / as_float64(divisor))
+
+
 def square(x: HETensor) -> HETensor:
     levels.require_levels(x, 1, "square")
     level, scale = levels.after_rescale(x, x.scale * x.scale)

@@ -83,6 +83,8 @@ OPS: tuple[Op, ...] = (
     Op("multiply", ("a", "b"), ("a", "b"), arithmetic.multiply, "``a * b``, elementwise.",
        (Api(tf.math.multiply, ("x", "y"), ("x", "y")),
         Api(tf.math.scalar_mul, ("x",), ("scalar", "x"))), ("__mul__", "__rmul__")),
+    Op("divide", ("x", "divisor"), ("x",), arithmetic.divide, "``x / divisor``, a plaintext divisor.",
+       (Api(tf.math.truediv, ("x",), ("x", "y")), Api(tf.math.divide, ("x",), ("x", "y"))), ("__truediv__",)),
     Op("negative", ("x",), ("x",), arithmetic.negative, "``-x``.",
        (Api(tf.math.negative, ("x",), ("x",)),), ("__neg__",)),
     Op("square", ("x",), ("x",), arithmetic.square, "``x * x``.", (Api(tf.math.square, ("x",), ("x",)),)),
