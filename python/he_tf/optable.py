@@ -56,15 +56,20 @@ class Op:
     operators: tuple[str, ...] = ()  # "__add__" (self first) and "__radd__" (self second), "__neg__"
 
 
+def _swap_last_two(x):
+    """``tf.transpose`` of the last two axes: for a private x, itself the table's transpose."""
+    x = x if hasattr(x, "shape") else tf.convert_to_tensor(x)
+    rank = len(x.shape)
+    return tf.transpose(x, list(range(rank - 2)) + [rank - 1, rank - 2])
+
+
 def _matmul(arguments: Mapping[str, object]) -> tuple:
     """tf.linalg.matmul's transpose and adjoint flags (real values: adjoint is transpose) applied first."""
-    from he_tf import routing  # the transpose of a private operand is itself routed
-
     a, b = arguments["a"], arguments["b"]
     if arguments["transpose_a"] or arguments["adjoint_a"]:
-        a = routing.swap_last_two(a)
+        a = _swap_last_two(a)
     if arguments["transpose_b"] or arguments["adjoint_b"]:
-        b = routing.swap_last_two(b)
+        b = _swap_last_two(b)
     return a, b
 
 

@@ -86,14 +86,6 @@ def _function(op: optable.Op) -> Callable:
 FUNCTIONS: dict[str, Callable] = {op.name: _function(op) for op in optable.OPS}
 
 
-def swap_last_two(x):
-    """The transpose of x's last two axes (private or not)."""
-    if is_private(x):
-        rank = x.shape.rank
-        return call("transpose", x, list(range(rank - 2)) + [rank - 1, rank - 2])
-    return tf.linalg.matrix_transpose(x)
-
-
 def _handler(op: optable.Op, api: optable.Api) -> Callable:
     """A dispatch target with ``api``'s own signature (TensorFlow checks it) that calls the op."""
     signature = inspect.signature(api.fn)
