@@ -60,7 +60,7 @@ def measure() -> dict:
             "online_seconds": {name: r["online_seconds"] for name, r in by_provider.items()},
             "error": {name: r.get("max_probability_error", r.get("max_abs_error")) for name, r in by_provider.items()},
         })
-    versions = {"he_tf": he_tf.__version__, "tensorflow": tf.__version__}
+    versions = {"he_tf": he_tf.__version__, "tensorflow": tf.__version__, "numpy": np.__version__}
     return {"machine": machine.describe({"this process": versions}), "rows": results}
 
 
@@ -69,7 +69,7 @@ def markdown(result: dict) -> str:
     lines = [
         f"Machine: {m['cpu']} ({m['cpus']} CPUs), {m['os']}; versions {m['versions']}; commit {m['commit']}.", "",
         "| variant | dealer bytes, Dealer | dealer bytes, SeededDealer | seeded / plain | online s (Dealer / "
-        "Seeded) | max error (Dealer / Seeded) |",
+        "Seeded) | max error vs plaintext (Dealer / Seeded) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
