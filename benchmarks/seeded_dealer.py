@@ -39,9 +39,10 @@ def matmul(provider) -> dict:
             ws = he_tf.define_private_input("server", lambda: w)
             got = he_tf.define_output("client", None, tf.matmul(xs, ws)).numpy()
         seconds = time.perf_counter() - start
-    return {"variant": f"SecretSharing matmul {MATMUL}x{MATMUL} @ {MATMUL}x{MATMUL}", "online_seconds": seconds,
-            "dealer_bytes": sum(transcript.bytes_per_edge(sender="dealer").values()),
-            "dealer_edges": {f"{s}->{r}": n for (s, r), n in transcript.bytes_per_edge(sender="dealer").items()},
+    edges = transcript.bytes_per_edge(sender="dealer")
+    return {"variant": f"SecretSharing matmul {MATMUL}x{MATMUL} @ {MATMUL}x{MATMUL}",
+            "online_seconds": seconds, "dealer_bytes": sum(edges.values()),
+            "dealer_edges": {f"{s}->{r}": n for (s, r), n in edges.items()},
             "max_abs_error": float(np.max(np.abs(got - x @ w)))}
 
 
@@ -58,7 +59,8 @@ def measure() -> dict:
             "dealer_bytes": {name: r["dealer_bytes"] for name, r in by_provider.items()},
             "ratio": seeded["dealer_bytes"] / plain["dealer_bytes"],
             "online_seconds": {name: r["online_seconds"] for name, r in by_provider.items()},
-            "error": {name: r.get("max_probability_error", r.get("max_abs_error")) for name, r in by_provider.items()},
+            "error": {name: r.get("max_probability_error", r.get("max_abs_error"))
+                      for name, r in by_provider.items()},
         })
     versions = {"he_tf": he_tf.__version__, "tensorflow": tf.__version__, "numpy": np.__version__}
     return {"machine": machine.describe({"this process": versions}), "rows": results}
@@ -67,7 +69,8 @@ def measure() -> dict:
 def markdown(result: dict) -> str:
     m = result["machine"]
     lines = [
-        f"Machine: {m['cpu']} ({m['cpus']} CPUs), {m['os']}; versions {m['versions']}; commit {m['commit']}.", "",
+        f"Machine: {m['cpu']} ({m['cpus']} CPUs), {m['os']}; versions {m['versions']}; commit {m['commit']}.",
+        "",
         "| variant | dealer bytes, Dealer | dealer bytes, SeededDealer | seeded / plain | online s (Dealer / "
         "Seeded) | max error vs plaintext (Dealer / Seeded) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -75,7 +78,8 @@ def markdown(result: dict) -> str:
     for r in result["rows"]:
         b, t, e = r["dealer_bytes"], r["online_seconds"], r["error"]
         lines.append(f"| {r['variant']} | {b['Dealer']:,} | {b['SeededDealer']:,} | {r['ratio']:.3f} | "
-                     f"{t['Dealer']:.3f} / {t['SeededDealer']:.3f} | {e['Dealer']:.2e} / {e['SeededDealer']:.2e} |")
+                     f"{t['Dealer']:.3f} / {t['SeededDealer']:.3f} | "
+                     f"{e['Dealer']:.2e} / {e['SeededDealer']:.2e} |")
     return "\n".join(lines)
 
 

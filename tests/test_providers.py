@@ -1,5 +1,5 @@
-"""Correlated-randomness providers: every SecretSharing op under the dealer and the seeded dealer, who saw what,
-where each op ran, and the dealer's bytes.
+"""Correlated-randomness providers: every SecretSharing op under the dealer and the seeded dealer, who saw
+what, where each op ran, and the dealer's bytes.
 
 Tolerances are those of ``test_secret_sharing.py`` (inputs encoded exactly as the reference ``q`` does,
 one ulp 2^-16 per truncation, the error budget of each case in ``CASES``).
@@ -16,7 +16,8 @@ from he_tf.protocol import recording
 from he_tf.protocol.providers import SEED_SHAPE, Dealer, SeededDealer
 from he_tf.protocol.secret_sharing import SecretSharing, default_uniform
 from test_secret_sharing import CASES, PLAYERS, ULP, X, Y, inputs, q
-from test_sharing_hostile import DYNAMIC, PLAYER_OF, _canonical, crossings, products, separate_devices  # noqa: F401
+from test_sharing_hostile import (DYNAMIC, PLAYER_OF, _canonical, crossings, products,  # noqa: F401
+                                  separate_devices)
 
 PROVIDERS = {"dealer": Dealer, "seeded dealer": SeededDealer}
 
@@ -52,7 +53,8 @@ def test_dynamic_shapes_under_each_provider(provider):
     x, w = rng.uniform(-2, 2, (5, 3)), rng.uniform(-2, 2, (3, 4))
     got = tf.function(products(ss), input_signature=DYNAMIC)(x, w).numpy()
     qx = q(x)
-    # Truncation errors: 1 ulp on x^2, times |x + 1| < 3, plus 1 on the product, times |w| sums (3 * 2), plus 1.
+    # Truncation errors: 1 ulp on x^2, times |x + 1| < 3, plus 1 on the product; times the |w| sums (3 * 2),
+    # plus 1 on the matmul.
     np.testing.assert_allclose(got, (qx**2 * (qx + 1)) @ q(w), rtol=0, atol=(4 * 6 + 1) * ULP)
 
 
@@ -133,11 +135,11 @@ def test_bytes_per_edge_counts_numeric_tensors_and_refuses_others():
         x = ss.define_private_input("client", lambda: X)
         ss.reveal(x, "client")
     edges = t.bytes_per_edge()
-    assert edges == {edge: 8 * X.size for edge in [("client", "alice"), ("client", "bob"), ("alice", "client"),
-                                                   ("bob", "client")]}
+    expected = [("client", "alice"), ("client", "bob"), ("alice", "client"), ("bob", "client")]
+    assert edges == {edge: 8 * X.size for edge in expected}
     with recording() as t:
-        he_tf.protocol.transcript.send(tf.constant(["ciphertext"]), to="bob", sender="alice", kind="ciphertext",
-                                       label="c")
+        he_tf.protocol.transcript.send(tf.constant(["ciphertext"]), to="bob", sender="alice",
+                                       kind="ciphertext", label="c")
     with pytest.raises(ValueError, match="no byte count for a string tensor"):
         t.bytes_per_edge()
 

@@ -149,7 +149,8 @@ class SeededDealer(Provider):
             a, b = roles.random(roles.dealer, sx), roles.random(roles.dealer, sy)
             seed = roles.random(roles.dealer, SEED_SHAPE)
             _, second = _deal(kind)(a, b, expand(seed, (sx, sy, sc)))
-        first = self._expand_at_party0(roles, label, seed, (shape_x, shape_y, None), kind)
+        first = _party0_share(roles, label, seed,
+                              lambda: (shape_x, shape_y, product_shape(kind, shape_x, shape_y)))
         return Triple(*first), roles.hand_out(label, 1, second)
 
     def square_pair(self, roles, label, shape):
@@ -158,20 +159,18 @@ class SeededDealer(Provider):
             a = roles.random(roles.dealer, s)
             seed = roles.random(roles.dealer, SEED_SHAPE)
             _, second = beaver.square_pair(a, expand(seed, (s, s)))
-        first = self._expand_at_party0(roles, label, seed, (shape, shape), None)
+        first = _party0_share(roles, label, seed, lambda: (shape, shape))
         return SquarePair(*first), roles.hand_out(label, 1, second)
 
-    @staticmethod
-    def _expand_at_party0(roles: Roles, label: str, seed: tf.Tensor, shapes: Sequence, kind) -> list:
-        """Sends `seed` to party 0, which expands its parts of `shapes` (None: the product's) itself."""
-        received = transcript.send(seed, to=roles.parties[0], sender=roles.dealer, kind="seed",
-                                   label=f"{label}[seed]", origin=roles.dealer)
-        with tf.device(roles.device(roles.parties[0])):
-            if shapes[-1] is None:
-                shapes = (*shapes[:-1], product_shape(kind, shapes[0], shapes[1]))
-            parts = expand(received, shapes)
-        return transcript.place(parts, on=roles.parties[0], kind="share", label=f"{label} triple[share 0]",
-                                origin=roles.dealer)
+
+def _party0_share(roles: Roles, label: str, seed: tf.Tensor, shapes: Callable[[], Sequence[Shape]]) -> list:
+    """Sends `seed` to party 0, which expands it into its parts of ``shapes()`` (its own shapes) itself."""
+    received = transcript.send(seed, to=roles.parties[0], sender=roles.dealer, kind="seed",
+                               label=f"{label}[seed]", origin=roles.dealer)
+    with tf.device(roles.device(roles.parties[0])):
+        parts = expand(received, shapes())
+    return transcript.place(parts, on=roles.parties[0], kind="share", label=f"{label} triple[share 0]",
+                            origin=roles.dealer)
 
 
 def expand(seed: tf.Tensor, shapes: Sequence[Shape]) -> list[tf.Tensor]:

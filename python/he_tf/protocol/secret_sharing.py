@@ -123,7 +123,8 @@ class SecretSharing(Protocol):
         self.outputs = None if outputs is None else tuple(outputs)
         get_config().check(*(self.outputs or ()))
         if provider is not None and not isinstance(provider, Provider):
-            raise TypeError(f"provider must be a he_tf.protocol.providers.Provider, got {type(provider).__name__}")
+            raise TypeError(f"provider must be a he_tf.protocol.providers.Provider, "
+                            f"got {type(provider).__name__}")
         self.provider = provider or Dealer()
         self._roles = Roles(self.parties, dealer, uniform or default_uniform)
         self._labels = itertools.count()

@@ -60,7 +60,8 @@ class Entry:
         for t in tf.nest.flatten(self.value, expand_composites=True):
             if not (t.dtype.is_integer or t.dtype.is_floating or t.dtype.is_bool) or \
                     not t.shape.is_fully_defined():
-                raise ValueError(f"{self.label}: no byte count for a {t.dtype.name} tensor of shape {t.shape}")
+                raise ValueError(f"{self.label}: no byte count for a {t.dtype.name} tensor "
+                                 f"of shape {t.shape}")
             total += t.shape.num_elements() * t.dtype.size
         return total
 
