@@ -62,7 +62,7 @@ def measure() -> dict:
             "error": {name: r.get("max_probability_error", r.get("max_abs_error"))
                       for name, r in by_provider.items()},
         })
-    versions = {"he_tf": he_tf.__version__, "tensorflow": tf.__version__, "numpy": np.__version__}
+    versions = {"he_tf": he_tf.__version__, "tensorflow": tf.__version__}
     return {"machine": machine.describe({"this process": versions}), "rows": results}
 
 
