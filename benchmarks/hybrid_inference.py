@@ -89,12 +89,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     rows = measure()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "hybrid_inference.json").write_text(json.dumps(rows, indent=2))
-    table = markdown(rows)
-    (args.out / "hybrid_inference.md").write_text(table + "\n")
-    print(table)
+    write(args.out, "hybrid_inference", rows, markdown(rows))
     return rows
+
+
+def write(out: Path, name: str, result, table: str) -> None:
+    """Writes `result` to ``out/name.json`` and `table` to ``out/name.md``, and prints the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
+    (out / f"{name}.md").write_text(table + "\n")
+    print(table)
 
 
 def measure(provider: Callable[[], Provider] | None = None, with_ckks: bool = True) -> list[dict]:

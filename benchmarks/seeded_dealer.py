@@ -10,7 +10,6 @@ same run. Writes ``benchmarks/results/seeded_dealer.{json,md}`` with the machine
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -88,11 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     result = measure()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "seeded_dealer.json").write_text(json.dumps(result, indent=2))
-    table = markdown(result)
-    (args.out / "seeded_dealer.md").write_text(table + "\n")
-    print(table)
+    hybrid_inference.write(args.out, "seeded_dealer", result, markdown(result))
     return result
 
 

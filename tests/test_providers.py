@@ -15,19 +15,11 @@ import he_tf
 from he_tf.protocol import recording
 from he_tf.protocol.providers import SEED_SHAPE, Dealer, SeededDealer
 from he_tf.protocol.secret_sharing import SecretSharing, default_uniform
-from test_secret_sharing import CASES, PLAYERS, ULP, X, Y, inputs, q
+from test_secret_sharing import CASES, ULP, X, Y, config, inputs, q  # noqa: F401  (config: autouse)
 from test_sharing_hostile import (DYNAMIC, PLAYER_OF, _canonical, crossings, products,  # noqa: F401
                                   separate_devices)
 
 PROVIDERS = {"dealer": Dealer, "seeded dealer": SeededDealer}
-
-
-@pytest.fixture(autouse=True)
-def config():
-    before = he_tf.get_config()
-    he_tf.set_config(he_tf.LocalConfig(PLAYERS))
-    yield
-    he_tf.set_config(before)
 
 
 def sharing(provider, **options) -> SecretSharing:
