@@ -28,6 +28,7 @@ import tensorflow as tf
 import he_tf
 from he_tf import approx
 from he_tf.protocol import CKKS, SecretSharing
+from he_tf.protocol.providers import Provider
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RANGE = 24.0  # logits of the training set lie in about [-24.6, 9.2]
@@ -57,7 +58,7 @@ def bytes_moved(transcript, contexts: dict) -> int:
         elif isinstance(e.value, he_tf.HETensor):
             total += int(tf.reduce_sum(tf.strings.length(he_tf.serialize(e.value))))
         else:
-            total += 8 * sum(int(np.prod(t.shape)) for t in tf.nest.flatten(e.value))
+            total += e.nbytes
     return total
 
 
@@ -76,6 +77,7 @@ def run(name: str, setup: Callable, infer: Callable, x: np.ndarray, y: np.ndarra
         "variant": name, "setup_seconds": setup_seconds, "online_seconds": seconds,
         "bytes_moved": bytes_moved(transcript, contexts),
         "bytes_without_context": bytes_moved([e for e in transcript if e.kind != "public_context"], contexts),
+        "dealer_bytes": sum(transcript.bytes_per_edge(sender="dealer").values()),
         "accuracy": float(np.mean(labels == y)), "plaintext_accuracy": float(np.mean((plain > 0.5) == y)),
         "labels_equal_plaintext": int(np.sum(labels == (plain > 0.5))), "samples": len(y),
         "max_probability_error": float(np.max(np.abs(probability - plain))),
@@ -86,6 +88,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    rows = measure()
+    write(args.out, "hybrid_inference", rows, markdown(rows))
+    return rows
+
+
+def write(out: Path, name: str, result, table: str) -> None:
+    """Writes `result` to ``out/name.json`` and `table` to ``out/name.md``, and prints the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
+    (out / f"{name}.md").write_text(table + "\n")
+    print(table)
+
+
+def measure(provider: Callable[[], Provider] | None = None, with_ckks: bool = True) -> list[dict]:
+    """The three variants' rows (without pure CKKS unless `with_ckks`); secret sharing takes its triples
+    from ``provider()`` (the default dealer when None)."""
     he_tf.set_config(he_tf.LocalConfig(["client", "server", "dealer"]))
     x, y, w, b = load()
     plain = 1.0 / (1.0 + np.exp(-(x @ w + b)[:, 0]))  # plaintext TF-equivalent sigmoid
@@ -93,7 +111,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     sigmoid3 = list(approx.fit_polynomial(lambda t: approx.sigmoid(RANGE * t), -1.0, 1.0, 3))
 
     def shares() -> SecretSharing:
-        return SecretSharing(players=("client", "server"), dealer="dealer")
+        return SecretSharing(players=("client", "server"), dealer="dealer", provider=provider and provider())
 
     def hybrid(protocols, features):
         ckks, ss = protocols
@@ -120,17 +138,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     def ckks(depth: int) -> CKKS:
         return CKKS(key_owner="client", evaluator="server", params=he_tf.Params.for_depth(depth), rotations=None)
 
-    rows = [
+    return [
         run("hybrid: CKKS linear + shares sigmoid (deg 9)", lambda: (ckks(2), shares()), hybrid, x, y, plain),
-        run("pure CKKS (sigmoid deg 3)", lambda: (ckks(4),), pure_ckks, x, y, plain),
+        *([run("pure CKKS (sigmoid deg 3)", lambda: (ckks(4),), pure_ckks, x, y, plain)] if with_ckks else []),
         run("pure SecretSharing (sigmoid deg 9)", lambda: (shares(),), pure_ss, x, y, plain),
     ]
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "hybrid_inference.json").write_text(json.dumps(rows, indent=2))
-    table = markdown(rows)
-    (args.out / "hybrid_inference.md").write_text(table + "\n")
-    print(table)
-    return rows
 
 
 def markdown(rows: list[dict]) -> str:

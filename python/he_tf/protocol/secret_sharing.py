@@ -21,13 +21,16 @@ time only) the shapes of the factors, sent by the first party (kind ``"shape"``)
 device reads a share.
 
 Randomness: every mask, share and triple is drawn on the drawing player's device by ``ops.random_ring``
-(SEAL's Blake2xb PRNG seeded by the operating system); ``uniform=fn(player, shape)`` replaces it.
+(SEAL's Blake2xb PRNG seeded by the operating system); ``uniform=fn(player, shape)`` replaces it. Triples
+and square pairs come from the protocol's ``provider`` (:mod:`he_tf.protocol.providers`): the
+:class:`~he_tf.protocol.providers.Dealer` by default, or a
+:class:`~he_tf.protocol.providers.SeededDealer` that sends the first party only a seed per triple.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -37,10 +40,7 @@ from he_tf.protocol import beaver, ring, transcript
 from he_tf.protocol.base import PrivateTensor, Protocol, is_private
 from he_tf.protocol.fixed_point import FixedPoint
 from he_tf.protocol.players import get_config
-
-Uniform = Callable[[str, object], tf.Tensor]
-# A static shape, or (static, dynamic int32 shape tensor) when some dimensions are only known at run time.
-Shape = Union[tf.TensorShape, tuple[tf.TensorShape, tf.Tensor]]
+from he_tf.protocol.providers import Dealer, Provider, Roles, Shape, Uniform
 
 
 class SharedTensor(tf.experimental.ExtensionType, PrivateTensor):
@@ -93,6 +93,9 @@ class SecretSharing(Protocol):
         Players allowed to receive revealed values: every configured player but the dealer by default.
     uniform
         ``fn(player, shape)`` drawing uniform int64 on that player's device; ``ops.random_ring`` by default.
+    provider
+        Where Beaver triples and square pairs come from (:mod:`he_tf.protocol.providers`, the place a plugin
+        supplies correlated randomness): a :class:`~he_tf.protocol.providers.Dealer` by default.
 
     Raises
     ------
@@ -107,7 +110,7 @@ class SecretSharing(Protocol):
 
     def __init__(self, players: Sequence[str] = ("client", "server"), dealer: str = "dealer",
                  fraction_bits: int = 16, headroom_bits: int = 16, outputs: Optional[Sequence[str]] = None,
-                 uniform: Optional[Uniform] = None) -> None:
+                 uniform: Optional[Uniform] = None, provider: Optional[Provider] = None) -> None:
         players = tuple(players)
         if len(players) != 2 or len(set(players + (dealer,))) != 3:
             raise ValueError(f"SecretSharing needs two distinct players and a third player as dealer, "
@@ -119,7 +122,11 @@ class SecretSharing(Protocol):
             raise ValueError(f"the dealer {dealer!r} may not receive outputs: it holds every triple")
         self.outputs = None if outputs is None else tuple(outputs)
         get_config().check(*(self.outputs or ()))
-        self._uniform = uniform or default_uniform
+        if provider is not None and not isinstance(provider, Provider):
+            raise TypeError(f"provider must be a he_tf.protocol.providers.Provider, "
+                            f"got {type(provider).__name__}")
+        self.provider = provider or Dealer()
+        self._roles = Roles(self.parties, dealer, uniform or default_uniform)
         self._labels = itertools.count()
         super().__init__()  # registers the protocol: only once it is valid
 
@@ -139,26 +146,11 @@ class SecretSharing(Protocol):
     def _device(self, player: str) -> str:
         return get_config().device(player)
 
-    def _random(self, player: str, shape: Shape) -> tf.Tensor:
-        """Uniform ring elements of `shape` drawn on `player`'s device.
-
-        `shape` is a static ``tf.TensorShape`` or, with unknown dimensions, a ``(static, dynamic)`` pair
-        whose dynamic int32 shape tensor already is on `player`'s device (:meth:`_shape_for`).
-        """
-        static, dynamic = (shape, None) if isinstance(shape, tf.TensorShape) else shape
-        with tf.device(self._device(player)):
-            return tf.ensure_shape(self._uniform(player, static if dynamic is None else dynamic), static)
-
-    def _shape_for(self, player: str, x: SharedTensor, label: str) -> Shape:
-        """`x`'s shape as `player` may use it: its static shape when fully known (public, no op touches a
-        share), else the first party's ``tf.shape`` of its own share, sent to `player` and recorded
-        (kind ``"shape"``): `player` never runs an op on a share."""
-        if x.shape.is_fully_defined():
-            return x.shape
-        sender = self.parties[0]
-        with tf.device(self._device(sender)):
-            static, dynamic = _shape_of(x.share0)
-        return static, transcript.send(dynamic, to=player, sender=sender, kind="shape", label=label)
+    def _shape(self, x: SharedTensor) -> Shape:
+        """`x`'s shape as the first party knows it: static when fully known, else from ``tf.shape`` of its
+        own share on its device (a provider sends it on, recorded, to a player that needs it)."""
+        with tf.device(self._device(self.parties[0])):
+            return _shape_of(x.share0)
 
     def _label(self, what: str) -> str:
         return f"{what}#{next(self._labels)}"
@@ -220,7 +212,7 @@ class SecretSharing(Protocol):
             plain = transcript.place(tf.convert_to_tensor(fn(), dtype_hint=tf.float64), on=player,
                                      kind="plaintext", label=label, origin=player)
             encoded = self.fixed_point.encode(plain)
-            s0, s1 = ring.share(encoded, self._random(player, _shape_of(encoded)))
+            s0, s1 = ring.share(encoded, self._roles.random(player, _shape_of(encoded)))
         shares = [self._hand_over(s, party, player, f"{label}[share {party}]", origin=player)
                   for party, s in enumerate((s0, s1))]
         return self._wrap(*shares, self.fraction_bits)
@@ -380,14 +372,6 @@ class SecretSharing(Protocol):
             z = self._local(lambda _, s: op(value, s), y, bits)
         return self._finish(z, truncate)
 
-    def _deal(self, label: str, make) -> tuple:
-        """Runs the dealer's `make()` on its device and sends each party its share of the result."""
-        with tf.device(self._device(self.dealer)):
-            shares = make()
-        return tuple(transcript.send(share, to=self.parties[party], sender=self.dealer, kind="share",
-                                     label=f"{label} triple[share {party}]", origin=self.dealer)
-                     for party, share in enumerate(shares))
-
     def _exchange(self, label: str, masked: Sequence) -> list:
         """Each party sends its masked shares to the other; returns the opened values at each party."""
         opened = []
@@ -402,21 +386,11 @@ class SecretSharing(Protocol):
     def _beaver(self, x: SharedTensor, y: SharedTensor, kind: beaver.Kind, bits: int) -> SharedTensor:
         label = self._label(kind)
 
-        c_static = (ring.broadcast_shape(kind, x.shape, y.shape) if kind == "multiply"
-                    else ring.matmul_shape(x.shape, y.shape))  # also refuses bad shapes before any dealing
-
-        shape_x = self._shape_for(self.dealer, x, f"{label}[shape of x]")
-        shape_y = self._shape_for(self.dealer, y, f"{label}[shape of y]")
-
-        def make():
-            shape_c = c_static if c_static.is_fully_defined() else (  # from the received shapes only
-                c_static, _product_shape(kind, _dynamic(shape_x), _dynamic(shape_y)))
-            a, b = self._random(self.dealer, shape_x), self._random(self.dealer, shape_y)
-            deal = beaver.multiply_triple if kind == "multiply" else beaver.matmul_triple
-            return deal(a, b, (self._random(self.dealer, shape_x), self._random(self.dealer, shape_y),
-                               self._random(self.dealer, shape_c)))
-
-        triples = self._deal(label, make)
+        if kind == "multiply":  # refuses bad shapes before any dealing
+            ring.broadcast_shape(kind, x.shape, y.shape)
+        else:
+            ring.matmul_shape(x.shape, y.shape)
+        triples = self.provider.triple(self._roles, kind, label, self._shape(x), self._shape(y))
         masked = []
         for party in (0, 1):
             with tf.device(self._device(self.parties[party])):
@@ -434,14 +408,7 @@ class SecretSharing(Protocol):
         x = self._check(x, "square")
         bits = self._product_bits(x.fraction_bits, x.fraction_bits, "square")
         label = self._label("square")
-
-        shape = self._shape_for(self.dealer, x, f"{label}[shape of x]")
-
-        def make():
-            a = self._random(self.dealer, shape)
-            return beaver.square_pair(a, (self._random(self.dealer, shape), self._random(self.dealer, shape)))
-
-        pairs = self._deal(label, make)
+        pairs = self.provider.square_pair(self._roles, label, self._shape(x))
         masked = []
         for party in (0, 1):
             with tf.device(self._device(self.parties[party])):
@@ -485,15 +452,3 @@ def default_uniform(player: str, shape) -> tf.Tensor:
 def _shape_of(t: tf.Tensor) -> Shape:
     """`t`'s :data:`Shape`; a ``tf.shape`` op (under the caller's device) only when it is not fully known."""
     return t.shape if t.shape.is_fully_defined() else (t.shape, tf.shape(t))
-
-
-def _dynamic(shape: Shape) -> tf.Tensor:
-    """The int32 shape tensor of a :data:`Shape` (a constant when it is static)."""
-    return tf.constant(shape.as_list(), tf.int32) if isinstance(shape, tf.TensorShape) else shape[1]
-
-
-def _product_shape(kind: str, sa: tf.Tensor, sb: tf.Tensor) -> tf.Tensor:
-    """The dynamic shape of a * b or a @ b from the operands' shape tensors."""
-    if kind == "multiply":
-        return tf.broadcast_dynamic_shape(sa, sb)
-    return tf.concat([tf.broadcast_dynamic_shape(sa[:-2], sb[:-2]), [sa[-2], sb[-1]]], 0)

@@ -26,6 +26,7 @@ KINDS = (
     "public_context",  # parameters and public keys
     "secret_key",
     "shape",           # a tensor's dynamic shape (public metadata), e.g. for the dealer to size a triple
+    "seed",            # a PRG seed the receiver expands into its share of correlated randomness
 )
 
 
@@ -45,6 +46,25 @@ class Entry:
     origin: Optional[str]
     value: object = dataclasses.field(repr=False, compare=False, default=None)
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes of ``value``'s numeric tensors (elements times dtype size).
+
+        Raises
+        ------
+        ValueError
+            For a symbolic tensor of unknown shape, or a string or variant tensor (such as ciphertexts),
+            whose size is only known serialized.
+        """
+        total = 0
+        for t in tf.nest.flatten(self.value, expand_composites=True):
+            if not (t.dtype.is_integer or t.dtype.is_floating or t.dtype.is_bool) or \
+                    not t.shape.is_fully_defined():
+                raise ValueError(f"{self.label}: no byte count for a {t.dtype.name} tensor "
+                                 f"of shape {t.shape}")
+            total += t.shape.num_elements() * t.dtype.size
+        return total
+
 
 class Transcript:
     """The entries recorded while it was active, in order."""
@@ -58,6 +78,17 @@ class Transcript:
 
     def kinds_received(self, player: str) -> set[str]:
         return {e.kind for e in self.received_by(player)}
+
+    def bytes_per_edge(self, sender: str | None = None) -> dict[tuple[str, str], int]:
+        """Bytes sent from one player (`sender` only, if given) to another, by (sender, receiver).
+
+        Counts numeric tensors only (``Entry.nbytes``); ciphertexts have a size only once serialized.
+        """
+        edges: dict[tuple[str, str], int] = {}
+        for e in self.entries:
+            if e.sender is not None and e.sender != e.receiver and sender in (None, e.sender):
+                edges[e.sender, e.receiver] = edges.get((e.sender, e.receiver), 0) + e.nbytes
+        return edges
 
     def __len__(self) -> int:
         return len(self.entries)
