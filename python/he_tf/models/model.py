@@ -29,6 +29,8 @@ OUTPUT_MODES = ("logits", "polynomial")
 # largest |logit| times this factor; each feature's [min, max] is widened by (factor - 1) times its width on
 # both sides.
 RANGE_MARGIN = 1.1
+PRECISION_BITS = 16
+"""Bits of precision the compilers plan results for by default (an error near 2^-16, 1.5e-5)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,8 +114,13 @@ class EncryptedModel:
         slots: throughput, no Galois keys) or ``"vector"`` (one sample per
         ciphertext: latency).
     params:
-        CKKS parameters for the keys: the smallest secure ones for :attr:`depth`
-        unless given.
+        CKKS parameters for the keys. Unless given: with a ``feature_range``, the
+        smallest secure ring whose chain holds the largest result bound and keeps
+        ``precision_bits`` (``Params.for_depth(depth, precision_bits=...,
+        magnitude=...)``: N=4096 for one Dense layer on standardized features);
+        without one, ``Params.for_depth(depth)`` (2^19 of integer room).
+    precision_bits:
+        The precision the default parameters are planned for (:data:`PRECISION_BITS`).
     input_range, approximation_error:
         For ``output="polynomial"`` with a sigmoid: the logit range the
         polynomial was fitted on and its largest error there; else ``None``.
@@ -133,7 +140,8 @@ class EncryptedModel:
     def __init__(self, steps: Sequence[Step], activation: str, *, output: str, layout: str,
                  params: he_tf.Params | None, logit_steps: Sequence[Step] | None = None,
                  input_range: tuple[float, float] | None = None, approximation_error: float | None = None,
-                 feature_range: tuple[ArrayLike, ArrayLike] | None = None, name: str = "model") -> None:
+                 feature_range: tuple[ArrayLike, ArrayLike] | None = None, name: str = "model",
+                 precision_bits: int = PRECISION_BITS) -> None:
         if not steps or not isinstance(steps[0], Dense):
             raise ValueError("an encrypted model starts with a Dense step (it fixes the number of features)")
         if activation not in outputs.ACTIVATIONS:
@@ -147,7 +155,9 @@ class EncryptedModel:
         self.activation, self.output, self.layout, self.name = activation, output, layout, name
         self.input_range, self.approximation_error = input_range, approximation_error
         self._check_widths()
-        self.params = params or he_tf.Params.for_depth(self.depth)
+        self.feature_range = None if feature_range is None else _feature_box(feature_range, self.n_features)
+        self.precision_bits = precision_bits
+        self.params = params or self._default_params()
         if self.params.depth < self.depth:
             raise ValueError(
                 f"{name} needs multiplicative depth {self.depth} ({self._depth_breakdown()}) but "
@@ -155,10 +165,19 @@ class EncryptedModel:
                 f"he_tf.Params.for_depth({self.depth})"
             )
         self._rotations = self._rotation_steps()  # also checks that vector-layout matrices fit the slots
-        self.feature_range = None if feature_range is None else _feature_box(feature_range, self.n_features)
         if self.feature_range is not None:
             self._check_magnitudes()
         self._function = tf.function(self._run)
+
+    def _default_params(self) -> he_tf.Params:
+        """The smallest ring for the job: sized by the largest result bound when the range is known."""
+        fallback = he_tf.Params.for_depth(self.depth)
+        if self.feature_range is None:
+            return fallback
+        low, high = self.feature_range
+        bound = max([float(np.max(np.maximum(np.abs(low), np.abs(high))))]
+                    + [row.bound for row in self.magnitudes(params=fallback)])  # bounds do not depend on params
+        return he_tf.Params.for_depth(self.depth, precision_bits=self.precision_bits, magnitude=max(bound, 1e-30))
 
     def _check_widths(self) -> None:
         width = None
@@ -359,6 +378,8 @@ class EncryptedModel:
             lines.append(f"  sigmoid fitted on logits in [{low:.3g}, {high:.3g}], max error "
                          f"{self.approximation_error:.2g}")
         lines.append(f"  depth {self.depth}, {self.params}, layout={self.layout!r}")
+        lines.append(f"  precision about 2^-{self.params.precision_bits()} per result, integer room "
+                     f"2^{self.params.integer_bits}")
         if self.feature_range is None:
             lines.append(f"  no feature_range: results decrypt correctly for |features| < "
                          f"{self.max_feature_magnitude:.3g}")
@@ -376,7 +397,8 @@ class EncryptedModel:
 def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str = "logits",
                input_range: tuple[float, float] | None = None, data: ArrayLike | None = None, degree: int = 3,
                layout: str = "batch", params: he_tf.Params | None = None,
-               feature_range: tuple[ArrayLike, ArrayLike] | None = None, name: str = "model") -> EncryptedModel:
+               feature_range: tuple[ArrayLike, ArrayLike] | None = None, name: str = "model",
+               precision_bits: int = PRECISION_BITS) -> EncryptedModel:
     """An encrypted model from plaintext steps (:class:`Dense`, :class:`Square`, :class:`Polynomial`).
 
     Parameters
@@ -402,7 +424,10 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
     layout:
         ``"batch"`` or ``"vector"``: the input layout the model serves.
     params:
-        CKKS parameters; default ``he_tf.Params.for_depth(depth)``.
+        CKKS parameters; by default the smallest ring for the job (see
+        :class:`EncryptedModel`'s ``params``), reported by ``summary()``.
+    precision_bits:
+        Bits of precision the default parameters keep for results.
     feature_range:
         ``(low, high)``, scalars or one value per feature: the range the
         features will lie in. The compiler bounds every step's results over it
@@ -425,7 +450,7 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
         feature_range = _data_range(data)
     if output == "logits" or activation == "linear":
         return EncryptedModel(logit_steps, activation, output=output, layout=layout, params=params,
-                              feature_range=feature_range, name=name)
+                              feature_range=feature_range, name=name, precision_bits=precision_bits)
     if activation == "softmax":
         raise ValueError(
             "output='polynomial' cannot evaluate softmax on the server: it needs exp and a division across "
@@ -444,7 +469,7 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
     ]
     return EncryptedModel(server_steps, activation, output=output, layout=layout, params=params,
                           logit_steps=logit_steps, input_range=(low, high), approximation_error=error,
-                          feature_range=feature_range, name=name)
+                          feature_range=feature_range, name=name, precision_bits=precision_bits)
 
 
 def _feature_box(feature_range: tuple[ArrayLike, ArrayLike], n_features: int) -> tuple[np.ndarray, np.ndarray]:
@@ -505,7 +530,7 @@ def from_weights(weights: ArrayLike, bias: ArrayLike | None = None, activation: 
         ``"linear"``, ``"sigmoid"`` or ``"softmax"``.
     **options:
         ``output``, ``input_range``, ``data``, ``degree``, ``layout``,
-        ``params``, ``feature_range``, ``name`` as for :func:`from_steps`.
+        ``params``, ``precision_bits``, ``feature_range``, ``name`` as for :func:`from_steps`.
     """
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim == 1:
