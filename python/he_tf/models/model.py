@@ -20,8 +20,8 @@ from numpy.typing import ArrayLike
 
 import he_tf
 from he_tf import approx, levels
-from he_tf.models import outputs
-from he_tf.models.steps import Dense, Polynomial, Step, fold_affine
+from he_tf.models import blocks, outputs
+from he_tf.models.steps import Dense, Polynomial, Square, Step, fold_affine
 from he_tf.tensor import LAYOUTS
 
 OUTPUT_MODES = ("logits", "polynomial")
@@ -74,14 +74,24 @@ class KeyRequirements:
     params: he_tf.Params
     rotations: tuple[int, ...] | None
     layout: str
+    samples: int | None = None
+    """The batch size the keys were made for: requests of exactly this many samples are sent in
+    block layout (``blocks`` feature blocks per ciphertext), others one feature per ciphertext."""
+    blocks: int = 1
 
     def generate_keys(self) -> he_tf.KeySet:
         return he_tf.KeySet.generate(self.params, rotations=list(self.rotations) if self.rotations else None)
 
+    def block_layout(self, samples: int, features: int) -> blocks.BlockLayout:
+        """How a request of ``samples x features`` is packed under these keys."""
+        packed = self.layout == "batch" and samples == self.samples and self.blocks > 1
+        return blocks.BlockLayout(samples, features, self.blocks if packed else 1, self.params.slot_count)
+
     def to_json(self) -> bytes:
         n, bits, scale_bits = self.params.as_tuple()
         rotations = None if self.rotations is None else list(self.rotations)
-        document = {"params": [n, list(bits), scale_bits], "rotations": rotations, "layout": self.layout}
+        document = {"params": [n, list(bits), scale_bits], "rotations": rotations, "layout": self.layout,
+                    "samples": self.samples, "blocks": self.blocks}
         return json.dumps(document).encode()
 
     @classmethod
@@ -90,7 +100,7 @@ class KeyRequirements:
         n, bits, scale_bits = document["params"]
         rotations = document["rotations"]
         return cls(he_tf.Params(n, tuple(bits), scale_bits), None if rotations is None else tuple(rotations),
-                   document["layout"])
+                   document["layout"], document.get("samples"), document.get("blocks", 1))
 
 
 class EncryptedModel:
@@ -303,9 +313,49 @@ class EncryptedModel:
             return None
         return params if scale_bits < self.params.scale_bits and self._room(params) > 1 else None
 
-    def key_requirements(self) -> KeyRequirements:
-        """The parameters and exactly the Galois keys the client's key set needs for this model."""
-        return KeyRequirements(self.params, self._rotations, self.layout)
+    def key_requirements(self, samples: int | None = None) -> KeyRequirements:
+        """The parameters and exactly the Galois keys the client's key set needs for this model.
+
+        With ``samples`` (the client's batch size, batch layout): the block layout the cost model
+        chooses for it (:func:`blocks.choose`) and the rotations it takes; requests of that size are
+        then packed at the limit.
+        """
+        if samples is None or not self.blockable:
+            return KeyRequirements(self.params, self._rotations, self.layout)
+        layout = self.block_layout(samples)
+        steps = tuple(sorted(layout.rotation_steps(self.steps[0].outputs))) or None
+        return KeyRequirements(self.params, steps, self.layout, samples, layout.blocks)
+
+    @property
+    def blockable(self) -> bool:
+        """Whether requests can come in block layout: batch layout, one Dense step, then elementwise steps."""
+        return self.layout == "batch" and all(isinstance(s, (Square, Polynomial)) for s in self.steps[1:])
+
+    def block_layout(self, samples: int) -> blocks.BlockLayout:
+        """The layout the cost model chooses for ``samples`` samples (one block if not :attr:`blockable`)."""
+        if not self.blockable:
+            return blocks.BlockLayout(samples, self.n_features, 1, self.params.slot_count)
+        return blocks.choose(samples, self.n_features, self.steps[0].outputs, self.params)
+
+    def predict_blocks(self, x: he_tf.HETensor, layout: blocks.BlockLayout) -> he_tf.HETensor:
+        """Runs the model on a request in block layout; the result packs the outputs
+        (:func:`blocks.output_shape`)."""
+        if not layout.packed:
+            return self.predict(x)
+        if not self.blockable:
+            raise ValueError(f"{self.name} cannot serve requests in block layout (layout={self.layout!r}, steps "
+                             f"{self._depth_breakdown()}); send one feature per ciphertext")
+        if layout.features != self.n_features or tuple(x.shape.as_list()) != layout.shape:
+            raise ValueError(f"{self.name}: a block-layout request of {layout.samples} samples and "
+                             f"{self.n_features} features has shape {layout.shape}, got {tuple(x.shape.as_list())}")
+        if x.layout != "batch" or x.level < self.depth:
+            raise ValueError(f"{self.name} needs a batch-layout request with {self.depth} levels, got "
+                             f"layout={x.layout!r} at level {x.level}")
+        dense = self.steps[0]
+        y = blocks.block_dense(x, layout, dense.weights, dense.bias)
+        for step in self.steps[1:]:
+            y = step.encrypted(y)
+        return y
 
     def predict(self, x: he_tf.HETensor) -> he_tf.HETensor:
         """Runs the model on encrypted samples ``x`` of shape ``(samples, features)``.
