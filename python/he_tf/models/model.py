@@ -78,6 +78,8 @@ class KeyRequirements:
     """The batch size the keys were made for: requests of exactly this many samples are sent in
     block layout (``blocks`` feature blocks per ciphertext), others one feature per ciphertext."""
     blocks: int = 1
+    features: int | None = None
+    """The features per sample the model takes (known to the client from the model's requirements)."""
 
     def generate_keys(self) -> he_tf.KeySet:
         return he_tf.KeySet.generate(self.params, rotations=list(self.rotations) if self.rotations else None)
@@ -91,7 +93,7 @@ class KeyRequirements:
         n, bits, scale_bits = self.params.as_tuple()
         rotations = None if self.rotations is None else list(self.rotations)
         document = {"params": [n, list(bits), scale_bits], "rotations": rotations, "layout": self.layout,
-                    "samples": self.samples, "blocks": self.blocks}
+                    "samples": self.samples, "blocks": self.blocks, "features": self.features}
         return json.dumps(document).encode()
 
     @classmethod
@@ -100,7 +102,7 @@ class KeyRequirements:
         n, bits, scale_bits = document["params"]
         rotations = document["rotations"]
         return cls(he_tf.Params(n, tuple(bits), scale_bits), None if rotations is None else tuple(rotations),
-                   document["layout"], document.get("samples"), document.get("blocks", 1))
+                   document["layout"], document.get("samples"), document.get("blocks", 1), document.get("features"))
 
 
 class EncryptedModel:
@@ -321,10 +323,10 @@ class EncryptedModel:
         then packed at the limit.
         """
         if samples is None or not self.blockable:
-            return KeyRequirements(self.params, self._rotations, self.layout)
+            return KeyRequirements(self.params, self._rotations, self.layout, features=self.n_features)
         layout = self.block_layout(samples)
         steps = tuple(sorted(layout.rotation_steps(self.steps[0].outputs))) or None
-        return KeyRequirements(self.params, steps, self.layout, samples, layout.blocks)
+        return KeyRequirements(self.params, steps, self.layout, samples, layout.blocks, self.n_features)
 
     @property
     def blockable(self) -> bool:

@@ -98,6 +98,10 @@ class Client:
         if x.ndim != 2:
             raise ValueError(f"encrypt takes features of shape (samples, features), got shape {x.shape}")
         meta = {}
+        features = None if self.requirements is None else self.requirements.features
+        if features is not None and x.shape[1] != features:
+            raise ValueError(f"the model takes {features} features per sample, shape (samples, {features}); "
+                             f"got features of shape {x.shape}")
         if self.requirements is not None and self.layout == "batch":
             layout = self.requirements.block_layout(*x.shape)
             if layout.packed:
