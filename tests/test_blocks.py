@@ -87,6 +87,7 @@ def test_cost_model_packs_the_breast_cancer_request():
     layout = blocks.choose(569, 30, 1, params)
     assert (layout.blocks, layout.ciphertexts) == (3, 10)
     assert not blocks.choose(3000, 30, 1, params).packed  # more samples than slots: chunks, no blocks
+    assert blocks.choose(290, 30, 1, params).blocks == 6  # 7 fit, but 6 give the same 5 ciphertexts
 
 
 # --- the kernel and the models ----------------------------------------------------------------------------
