@@ -20,8 +20,10 @@ $(BUILD_DEPS): pyproject.toml | $(PY)
 	$(PIP) install $$($(PY) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'])")
 	touch $@
 
+# he-tf, then the protocol plugins in plugins/ (each its own distribution, found by entry points).
 install: $(BUILD_DEPS)
 	$(PIP) install --no-build-isolation -e ".[test,fuzz]"
+	$(PIP) install --no-build-isolation --no-deps -e plugins/he-tf-simulate
 
 demo: install
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m he_tf demo

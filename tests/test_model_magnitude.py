@@ -20,8 +20,11 @@ from he_tf.models.steps import Dense, Polynomial, Square
 IDENTITY = Dense(np.eye(1), np.zeros(1))  # a model starts with a Dense step
 
 
-def serve(model: hm.EncryptedModel, x: np.ndarray) -> np.ndarray:
-    client = hm.Client.generate(model.key_requirements())
+def serve(model: hm.EncryptedModel, x: np.ndarray, bounded: bool = True) -> np.ndarray:
+    """The model's raw result through Client and Server; ``bounded=False``: a client that does not
+    check the features against the model's bounds."""
+    requirements = hm.KeyRequirements.from_json(model.key_requirements().to_json())  # as a client gets them
+    client = hm.Client.generate(requirements) if bounded else hm.Client(requirements.generate_keys())
     server = hm.Server(client.send_public_context(), model)
     return client.decrypt(server.handle(client.encrypt(x))).raw
 
@@ -52,7 +55,7 @@ def test_past_the_headroom_results_wrap_silently(square_model):
     assert 720**2 < room < 730**2
     # The worst case is a value in every slot: its polynomial's constant coefficient is the value itself.
     slots = model.params.slot_count
-    raw = [serve(model, np.full((slots, 1), v))[:, 0] for v in (720.0, 730.0, 800.0)]
+    raw = [serve(model, np.full((slots, 1), v), bounded=False)[:, 0] for v in (720.0, 730.0, 800.0)]
     wrap = 2 * room  # q_0 / scale
     for got, expected in zip(raw, [720.0**2, 730.0**2 - wrap, 800.0**2 - wrap]):
         np.testing.assert_allclose(got, expected, atol=0.5)
@@ -64,6 +67,46 @@ def test_past_the_headroom_results_wrap_silently(square_model):
 
 
 DEPTH_2 = he_tf.Params.for_depth(2)  # the default without a range: 2^19 of room
+
+
+def test_the_client_refuses_features_that_could_wrap(square_model):
+    """A model's feature bounds (its feature range, grown as far as every result still fits) travel in
+    its key requirements, and its client refuses features outside them."""
+    assert square_model.key_requirements().feature_bounds is None  # no range: nothing to enforce
+    bounded = hm.from_steps([IDENTITY, Square()], feature_range=([-1.0], [1.0]), params=DEPTH_2)
+    m = square_model.max_feature_magnitude  # x^2 fits below ~724.6
+    (low,), (high,) = bounded.key_requirements().feature_bounds
+    assert low == -high and m * (1 - 1e-6) < high <= m
+    assert serve(bounded, np.array([[720.0], [-720.0]]))[:, 0] == pytest.approx([720.0**2] * 2, abs=0.5)
+    for bad in (730.0, -800.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match=r"feature 0 of sample 1 is .*, outside \[-724\.\d+, 724\.\d+\]"):
+            serve(bounded, np.array([[1.0], [bad]]))
+    # Per feature, about the range's centre: x0 + x1 with x0 in [-1, 1], x1 in [0, 4] (centre 2, half 2).
+    boxed = hm.from_weights(np.ones((2, 1)), feature_range=([-1.0, 0.0], [1.0, 4.0]),
+                            params=he_tf.Params.for_depth(1))
+    low, high = boxed.feature_bounds
+    k = high[0]
+    assert k > 1000 and low[0] == -k and high[1] == pytest.approx(2 + 2 * k) and low[1] == pytest.approx(2 - 2 * k)
+    assert serve(boxed, np.array([[1.5, -3.0]]))[:, 0] == pytest.approx([-1.5], abs=1e-4)  # beyond the range
+    with pytest.raises(ValueError, match="feature 1 of sample 0 is -1e[+]30, outside"):
+        serve(boxed, np.array([[0.5, -1e30]]))
+
+
+@pytest.mark.parametrize("document, match", [
+    (b"[" * 100_000, "malformed key requirements"),
+    (b'{"params": [8192, [60, 40, 60], 40], "rotations": null, "layout": "diagonal"}', "layout"),
+    (b'{"params": [8192, [60, 40, 60], 40], "rotations": null, "layout": "batch", '
+     b'"feature_bounds": [[0.0], [1.0, 2.0]]}', "equally long"),
+    (b'{"params": [8192, [60, 40, 60], 40], "rotations": null, "layout": "batch", '
+     b'"feature_bounds": [[1.0], [0.0]]}', "low <= high"),
+    (b'{"params": [8192, [60, 40, 60], 40], "rotations": null, "layout": "batch", '
+     b'"feature_bounds": [[NaN], [1.0]]}', "finite"),
+    (b'{"params": [3, [60], 40], "rotations": null, "layout": "batch"}', "malformed key requirements"),
+    (b" " * (hm.model.MAX_REQUIREMENTS_BYTES + 1), "at most"),
+])
+def test_bad_key_requirements_are_refused(document, match):
+    with pytest.raises(ValueError, match=match):
+        hm.KeyRequirements.from_json(document)
 
 
 def test_a_range_past_the_headroom_is_refused_with_the_numbers_and_the_fix():

@@ -7,16 +7,11 @@
 """
 
 from he_tf import approx  # noqa: F401
-from he_tf import dispatch as _dispatch  # noqa: F401  (registers the TF API handlers)
 from he_tf.encryption import decrypt, encrypt
 from he_tf.keys import KeySet, PublicContext, SecretKey
 from he_tf.params import Params
 from he_tf.tensor import HETensor
-
-from he_tf.private import (  # the HETensor functions, also taking other protocols' private tensors
-    add, concat, gather, matmul, multiply, negative, polyval, reduce_sum, reshape, roll, square, stack, subtract,
-    transpose,
-)
+from he_tf import routing as _routing  # the op table's functions, tf.* handlers and operators
 from he_tf.serialization import deserialize, serialize
 from he_tf import protocol  # noqa: E402  (builds on everything above)
 from he_tf.protocol import (
@@ -24,11 +19,13 @@ from he_tf.protocol import (
     get_protocol, set_config, set_protocol,
 )
 
+# he_tf.add, he_tf.matmul, ...: one per op of the op table, taking HETensors and other protocols' tensors.
+globals().update(_routing.FUNCTIONS)
+
 __all__ = [
     "ClusterConfig", "HETensor", "KeySet", "LocalConfig", "Params", "PublicContext", "SecretKey",
-    "add", "concat", "convert", "decrypt", "define_output", "define_private_input", "define_private_variable",
-    "deserialize", "encrypt", "gather", "get_config", "get_protocol", "matmul", "multiply", "negative", "polyval",
-    "protocol", "reduce_sum", "reshape", "roll", "serialize", "set_config", "set_protocol", "square", "stack",
-    "subtract", "transpose",
+    "convert", "decrypt", "define_output", "define_private_input", "define_private_variable", "deserialize",
+    "encrypt", "get_config", "get_protocol", "protocol", "serialize", "set_config", "set_protocol",
+    *_routing.FUNCTIONS,
 ]
 __version__ = "0.1.0"

@@ -86,30 +86,34 @@ def _result_dtype(a: HETensor, b: HETensor, op: str) -> tf.DType:
     return a.dtype
 
 
+def _elementwise(a: HETensor, b: HETensor, raw, op: str) -> HETensor:
+    """Two HETensors combined slot by slot by ``raw(context, a, b)``, brought to one level and scale first."""
+    shape, packed = _broadcast_spec(a, b, op)
+    dtype = _result_dtype(a, b, op)
+    a, b = levels.align_all([a, b], op)
+    return a.with_ciphertexts(raw(a.context, a.ciphertexts, b.ciphertexts), shape=shape, dtype=dtype,
+                              packed_axis=packed)
+
+
+def _with_plain(x: HETensor, p, raw, op: str) -> HETensor:
+    """``raw(context, x, plaintext rows)`` with plaintext operand ``p``."""
+    return x.with_ciphertexts(raw(x.context, x.ciphertexts, _plain_rows(_plain(p, x, op), x)))
+
+
 def add(a, b) -> HETensor:
     """``a + b``; at least one operand is an HETensor."""
     if isinstance(a, HETensor) and isinstance(b, HETensor):
-        shape, packed = _broadcast_spec(a, b, "add")
-        dtype = _result_dtype(a, b, "add")
-        a, b = levels.align_all([a, b], "add")
-        return a.with_ciphertexts(ops.add(a.context, a.ciphertexts, b.ciphertexts), shape=shape, dtype=dtype,
-                                  packed_axis=packed)
+        return _elementwise(a, b, ops.add, "add")
     x, p = (a, b) if isinstance(a, HETensor) else (b, a)
-    rows = _plain_rows(_plain(p, x, "add"), x)
-    return x.with_ciphertexts(ops.add_plain(x.context, x.ciphertexts, rows))
+    return _with_plain(x, p, ops.add_plain, "add")
 
 
 def subtract(a, b) -> HETensor:
     """``a - b``; at least one operand is an HETensor."""
     if isinstance(a, HETensor) and isinstance(b, HETensor):
-        shape, packed = _broadcast_spec(a, b, "subtract")
-        dtype = _result_dtype(a, b, "subtract")
-        a, b = levels.align_all([a, b], "subtract")
-        return a.with_ciphertexts(ops.sub(a.context, a.ciphertexts, b.ciphertexts), shape=shape, dtype=dtype,
-                                  packed_axis=packed)
+        return _elementwise(a, b, ops.sub, "subtract")
     if isinstance(a, HETensor):
-        rows = _plain_rows(_plain(b, a, "subtract"), a)
-        return a.with_ciphertexts(ops.sub_plain(a.context, a.ciphertexts, rows))
+        return _with_plain(a, b, ops.sub_plain, "subtract")
     return add(negative(b), a)
 
 
@@ -135,6 +139,14 @@ def multiply(a, b) -> HETensor:
     else:
         cts = ops.multiply_plain(x.context, x.ciphertexts, _plain_rows(p, x))
     return x.with_ciphertexts(cts, level=x.level - 1)
+
+
+def divide(x: HETensor, divisor) -> HETensor:
+    """``x / divisor`` for a plaintext divisor: a product with its reciprocal (one level)."""
+    if isinstance(divisor, HETensor):
+        raise TypeError("divide by an encrypted tensor is not supported: CKKS has no division; the divisor must "
+                        "be plaintext")
+    return multiply(x, 1.0 / as_float64(divisor))
 
 
 def square(x: HETensor) -> HETensor:

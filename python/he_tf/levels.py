@@ -86,10 +86,17 @@ def align_all(values: list[HETensor], op: str) -> list[HETensor]:
     absorb any scale change on their way down, for free. Only if operands at
     the lowest level disagree on scale does everything drop one more level.
     """
+    level, scale = aligned(values, op)
+    return [align(v, level, scale) for v in values]
+
+
+def aligned(values: list, op: str) -> tuple[int, float]:
+    """The (level, scale) :func:`align_all` brings ``values`` to (anything with ``level``, ``scale`` and
+    ``he_params``: the rule also serves protocols that only track levels, like a simulator)."""
     level = min(v.level for v in values)
     scale = next(v.scale for v in values if v.level == level)
     if any(v.level == level and not _close(v.scale, scale) for v in values):
         require_levels(min(values, key=lambda v: v.level), 1, op)
         level -= 1
-    return [align(v, level, scale) for v in values]
+    return level, scale
 

@@ -83,41 +83,7 @@ class HETensor(tf.experimental.ExtensionType):
             f"level={self.level}, scale=2^{math.log2(self.scale):g})"
         )
 
-    # Operators; `NotImplemented` lets Python try the other operand's method.
-    def __add__(self, other):
-        return _arith().add(self, other)
-
-    def __radd__(self, other):
-        return _arith().add(other, self)
-
-    def __sub__(self, other):
-        return _arith().subtract(self, other)
-
-    def __rsub__(self, other):
-        return _arith().subtract(other, self)
-
-    def __mul__(self, other):
-        return _arith().multiply(self, other)
-
-    def __rmul__(self, other):
-        return _arith().multiply(other, self)
-
-    def __matmul__(self, other):
-        return _arith().matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _arith().matmul(other, self)
-
-    def __neg__(self):
-        return _arith().negative(self)
-
+    # The operators (+, -, *, @, unary -) are installed by he_tf.routing, from the op table.
     def __bool__(self):
         raise TypeError("the truth value of an encrypted tensor is unknown; decrypt it first")
 
-
-def _arith():
-    # Imported late: they build on this module. private routes to he_tf arithmetic, and refuses
-    # operands of another protocol with a pointer to he_tf.convert.
-    from he_tf import private
-
-    return private

@@ -56,6 +56,17 @@ class MemoryCap:
             raise MemoryLimitExceeded(f"peak RSS grew by {grown:.0f} MB (cap {self.limit} MB) on this input")
 
 
+def refused(load: Callable[..., object], *args) -> bool:
+    """Whether ``load(*args)`` (a ``_core`` loader: the code every adapter calls, without TensorFlow's
+    per-call cost) refuses the bytes. Refused bytes stop there: the op would refuse them through the
+    same code; accepted ones go on through the public API."""
+    try:
+        load(*args)
+    except ValueError:
+        return True
+    return False
+
+
 def load_keys(folder: Path = KEYS):
     """The committed key set (``a.pub`` / ``a.sec``) the seeds were made with."""
     import he_tf

@@ -31,10 +31,7 @@ def harness():
     template = tf.io.serialize_tensor(plains).numpy()
 
     def one_input(data: bytes) -> None:
-        # The loader every adapter calls, without TensorFlow's per-call cost: refused bytes stop here.
-        try:
-            _core.load_plaintext(context, data[craft.KEY_ID.size :])
-        except ValueError:
+        if common.refused(_core.load_plaintext, context, data[craft.KEY_ID.size :]):
             return
         try:
             parsed = tf.ensure_shape(

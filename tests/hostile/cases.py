@@ -477,6 +477,23 @@ def product_past_modulus(env: Env) -> Returned:
     return Returned(bool(ok), "" if ok else f"got {got.ravel()[:3]}, expected 640000")
 
 
+def features_past_bounds(env: Env) -> Returned:
+    """x^2 for a model built for x in [-1, 1]: a client sending 800 (x^2 past the modulus) must be refused
+    by the model's feature bounds, not get a wrapped result."""
+    square = [he_tf.models.Dense(np.eye(1), np.zeros(1)), he_tf.models.Square()]
+    model = he_tf.models.from_steps(square, feature_range=([-1.0], [1.0]))
+    client = he_tf.models.Client.generate(model.key_requirements().to_json())
+    server = he_tf.models.Server(client.public_context, model)
+    got = client.decrypt(server.handle(client.encrypt(np.full((4, 1), 800.0)))).raw
+    ok = np.allclose(got, 640000.0, rtol=1e-4)
+    return Returned(bool(ok), "" if ok else f"got {got.ravel()[:3]}, expected 640000")
+
+
+def key_requirements_nested_json(env: Env) -> Returned:
+    he_tf.models.KeyRequirements.from_json(b'{"params": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    return Returned(False, "nested key requirements were accepted")
+
+
 def wire_nested_json(env: Env) -> Returned:
     wire.decode(craft.wire_nested_header(_request(env), 100_000), env.keys.public, expect="request")
     return Returned(True, "the nested header was ignored")
@@ -642,6 +659,8 @@ CASES: dict[str, Case] = {
         ),
         Case("product-past-modulus", product_past_modulus, VALUE, may_return=True, defect="800^2 -> -408576"),
         Case("wire-nested-json", wire_nested_json, VALUE, defect="RecursionError"),
+        Case("features-past-bounds", features_past_bounds, VALUE, defect="800^2 -> -408576"),
+        Case("key-requirements-nested-json", key_requirements_nested_json, VALUE, defect="RecursionError"),
         # near-valid
         Case("ntt-form-cleared", ntt_form_cleared, OP_ERROR, may_return=True),
         Case("size3-multiply", size3_multiply, OP_ERROR, may_return=True),

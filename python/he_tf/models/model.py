@@ -65,15 +65,22 @@ class Magnitude:
 
 @dataclasses.dataclass(frozen=True)
 class KeyRequirements:
-    """What a client's key set must provide for a model: parameters and Galois keys.
+    """What a client's key set must provide for a model: parameters and Galois keys, and the features
+    for which the model's results decrypt correctly.
 
     The server publishes this (``to_json``); the client generates keys from it
-    (``generate_keys``) and sends back only the public context.
+    (``generate_keys``) and sends back only the public context. ``feature_bounds``
+    (``(low, high)``, one value per feature) is the box the model was checked for
+    (:attr:`EncryptedModel.feature_bounds`, from its feature range): :class:`~he_tf.models.Client`
+    refuses features outside it, which could wrap around and decrypt wrong with no error. A model
+    without a range has none (its results are guaranteed only for features within
+    :attr:`EncryptedModel.max_feature_magnitude`, a worst case over all features at once).
     """
 
     params: he_tf.Params
     rotations: tuple[int, ...] | None
     layout: str
+    feature_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     samples: int | None = None
     """The batch size the keys were made for: requests of exactly this many samples are sent in
     block layout (``blocks`` feature blocks per ciphertext), others one feature per ciphertext."""
@@ -92,17 +99,45 @@ class KeyRequirements:
     def to_json(self) -> bytes:
         n, bits, scale_bits = self.params.as_tuple()
         rotations = None if self.rotations is None else list(self.rotations)
+        bounds = None if self.feature_bounds is None else [list(b) for b in self.feature_bounds]
         document = {"params": [n, list(bits), scale_bits], "rotations": rotations, "layout": self.layout,
-                    "samples": self.samples, "blocks": self.blocks, "features": self.features}
+                    "feature_bounds": bounds, "samples": self.samples, "blocks": self.blocks,
+                    "features": self.features}
         return json.dumps(document).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> KeyRequirements:
-        document = json.loads(data)
-        n, bits, scale_bits = document["params"]
-        rotations = document["rotations"]
-        return cls(he_tf.Params(n, tuple(bits), scale_bits), None if rotations is None else tuple(rotations),
-                   document["layout"], document.get("samples"), document.get("blocks", 1), document.get("features"))
+        """Parsed and checked: the document comes from the model owner, another party."""
+        if len(data) > MAX_REQUIREMENTS_BYTES:
+            raise ValueError(f"key requirements of {len(data)} bytes: at most {MAX_REQUIREMENTS_BYTES} are accepted")
+        try:
+            document = json.loads(data)
+            n, bits, scale_bits = document["params"]
+            rotations, layout = document["rotations"], document["layout"]
+            if layout not in LAYOUTS:
+                raise ValueError(f"layout {layout!r} is not one of {LAYOUTS}")
+            bounds = document.get("feature_bounds")
+            samples, features = document.get("samples"), document.get("features")
+            count = document.get("blocks", 1)
+            for name, value in (("samples", samples), ("features", features), ("blocks", count)):
+                if value is not None and (type(value) is not int or not 1 <= value <= 1 << 31):
+                    raise ValueError(f"{name} must be null or an integer in [1, 2^31], got {value!r}")
+            params = he_tf.Params(int(n), tuple(int(b) for b in bits), int(scale_bits))
+            if rotations is not None:
+                rotations = tuple(int(r) for r in rotations)
+            if bounds is not None:
+                low, high = (tuple(float(v) for v in side) for side in bounds)
+                if len(low) != len(high) or not all(math.isfinite(v) for v in low + high) or any(
+                        a > b for a, b in zip(low, high)):
+                    raise ValueError("feature_bounds must be two equally long lists of finite low <= high")
+                bounds = (low, high)
+        except (ValueError, TypeError, KeyError, RecursionError) as e:
+            raise ValueError(f"malformed key requirements: {e}") from None
+        return cls(params, rotations, layout, bounds, samples, count or 1, features)
+
+
+# Key requirements are a few hundred bytes (plus 40 per feature of the bounds).
+MAX_REQUIREMENTS_BYTES = 1 << 22
 
 
 class EncryptedModel:
@@ -315,18 +350,47 @@ class EncryptedModel:
             return None
         return params if scale_bits < self.params.scale_bits and self._room(params) > 1 else None
 
+    @functools.cached_property
+    def feature_bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(low, high)`` per feature: :attr:`feature_range` grown about its centre by the largest factor
+        for which every result still decrypts correctly (and every feature can be encrypted); ``None``
+        without a feature range. What clients enforce: samples a little outside the range the model
+        was built for (e.g. test data beyond the training data's) are fine, samples that could wrap are
+        refused. A feature constant over the range grows from the width of the widest one.
+        """
+        if self.feature_range is None:
+            return None
+        low, high = self.feature_range
+        centre, half = (low + high) / 2, (high - low) / 2
+        floored = np.where(half > 0, half, max(float(half.max()), 1.0))
+
+        def fits(half_widths: np.ndarray, log_k: float) -> bool:
+            box = (centre - 2.0**log_k * half_widths, centre + 2.0**log_k * half_widths)
+            if np.max(np.abs(np.concatenate(box))) >= self.params.max_value:
+                return False
+            return all(row.fits for row in self.magnitudes(box))
+
+        half = floored if fits(floored, 0.0) else half  # the range itself fits: the model checked it
+        lo, hi = 0.0, 64.0
+        for _ in range(40):  # bisection on log2 of the factor: every bound grows with it
+            middle = (lo + hi) / 2
+            lo, hi = (middle, hi) if fits(half, middle) else (lo, middle)
+        return centre - 2.0**lo * half, centre + 2.0**lo * half
+
     def key_requirements(self, samples: int | None = None) -> KeyRequirements:
-        """The parameters and exactly the Galois keys the client's key set needs for this model.
+        """The parameters and exactly the Galois keys the client's key set needs for this model, and
+        the :attr:`feature_bounds` its client enforces.
 
         With ``samples`` (the client's batch size, batch layout): the block layout the cost model
         chooses for it (:func:`blocks.choose`) and the rotations it takes; requests of that size are
         then packed at the limit.
         """
+        bounds = None if self.feature_bounds is None else tuple(tuple(map(float, b)) for b in self.feature_bounds)
         if samples is None or not self.blockable:
-            return KeyRequirements(self.params, self._rotations, self.layout, features=self.n_features)
+            return KeyRequirements(self.params, self._rotations, self.layout, bounds, features=self.n_features)
         layout = self.block_layout(samples)
         steps = tuple(sorted(layout.rotation_steps(self.steps[0].outputs))) or None
-        return KeyRequirements(self.params, steps, self.layout, samples, layout.blocks, self.n_features)
+        return KeyRequirements(self.params, steps, self.layout, bounds, samples, layout.blocks, self.n_features)
 
     @property
     def blockable(self) -> bool:

@@ -58,16 +58,22 @@ class Client:
         The key set; its secret key never leaves this object.
     layout:
         ``"batch"`` or ``"vector"``: must match the model's.
+    feature_bounds:
+        ``(low, high)`` per feature (:attr:`KeyRequirements.feature_bounds`): :meth:`encrypt`
+        refuses features outside, whose results could wrap around and decrypt wrong. ``None``: no check.
     requirements:
         The model's :class:`KeyRequirements` the keys were made for: requests of
         their ``samples`` are sent in their block layout (at the packing limit).
     """
 
-    def __init__(self, keys: KeySet, layout: str = "batch", requirements: KeyRequirements | None = None) -> None:
+    def __init__(self, keys: KeySet, layout: str = "batch", feature_bounds: tuple[ArrayLike, ArrayLike] | None = None,
+                 requirements: KeyRequirements | None = None) -> None:
         if not isinstance(keys, KeySet):
             raise TypeError(f"a Client needs a KeySet (he_tf.KeySet.generate), got {type(keys).__name__}")
         self._keys = keys
         self.layout = layout
+        self.feature_bounds = None if feature_bounds is None else tuple(
+            np.asarray(b, dtype=np.float64) for b in feature_bounds)
         self.requirements = requirements
         self.traffic = Traffic()
         self.timing = ClientTiming()
@@ -77,7 +83,21 @@ class Client:
         """A client with fresh keys for a model's :class:`KeyRequirements` (or their JSON bytes)."""
         if isinstance(requirements, (bytes, bytearray)):
             requirements = KeyRequirements.from_json(requirements)
-        return cls(requirements.generate_keys(), requirements.layout, requirements)
+        return cls(requirements.generate_keys(), requirements.layout, requirements.feature_bounds, requirements)
+
+    def _check_bounds(self, x: np.ndarray) -> None:
+        low, high = self.feature_bounds
+        if x.shape[1] != low.size:
+            raise ValueError(f"the model takes {low.size} features per sample, got shape {x.shape}")
+        outside = ~((x >= low) & (x <= high))  # NaN is outside too
+        if outside.any():
+            i, j = (int(v) for v in np.argwhere(outside)[0])
+            raise ValueError(
+                f"feature {j} of sample {i} is {float(x[i, j])!r}, outside [{low[j]:.6g}, {high[j]:.6g}], where the "
+                f"model's results are checked to decrypt correctly ({int(outside.sum())} value(s) outside); "
+                "beyond it they could wrap around and decrypt wrong with no error. Scale the features, or "
+                "build the model with a feature_range (or data) that covers them"
+            )
 
     @property
     def public_context(self) -> bytes:
@@ -102,6 +122,8 @@ class Client:
         if features is not None and x.shape[1] != features:
             raise ValueError(f"the model takes {features} features per sample, shape (samples, {features}); "
                              f"got features of shape {x.shape}")
+        if self.feature_bounds is not None:
+            self._check_bounds(x)
         if self.requirements is not None and self.layout == "batch":
             layout = self.requirements.block_layout(*x.shape)
             if layout.packed:

@@ -24,12 +24,12 @@ from typing import Callable, Iterable, Optional
 
 import tensorflow as tf
 
-from he_tf import encryption, ops
+from he_tf import encryption, ops, optable
 from he_tf.keys import KeySet
 from he_tf.params import Params
 from he_tf.protocol import transcript
 from he_tf.protocol.players import get_config
-from he_tf.protocol.protocol import Protocol
+from he_tf.protocol.base import Protocol
 from he_tf.tensor import LAYOUTS, HETensor
 
 DEFAULT_HIDING_BITS = 40
@@ -82,6 +82,7 @@ class CKKS(Protocol):
     """
 
     name = "ckks"
+    tensor_type = HETensor
 
     def __init__(
         self,
@@ -160,6 +161,11 @@ class CKKS(Protocol):
             return False
         owner = _context_owner(value.context)
         return owner is None or owner == self.key
+
+    @classmethod
+    def supports(cls, op: str) -> bool:
+        """Every op of the op table: each has a CKKS implementation (``he_tf.optable``)."""
+        return op in optable.BY_NAME
 
     def send(self, x: HETensor, *, to: str, sender: str, kind: str, label: str, origin: Optional[str] = None
              ) -> HETensor:

@@ -30,7 +30,7 @@ from he_tf.params import Params
 from he_tf.protocol import ring, transcript
 from he_tf.protocol.ckks import CKKS
 from he_tf.protocol.players import get_config
-from he_tf.protocol.protocol import register_conversion
+from he_tf.protocol.base import register_conversion
 from he_tf.protocol.secret_sharing import SecretSharing, SharedTensor
 from he_tf.tensor import HETensor
 

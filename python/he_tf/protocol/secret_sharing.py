@@ -32,12 +32,11 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
-from he_tf import dispatch, ops
-from he_tf.private import PrivateTensor, is_private
+from he_tf import ops
 from he_tf.protocol import beaver, ring, transcript
+from he_tf.protocol.base import PrivateTensor, Protocol, is_private
 from he_tf.protocol.fixed_point import FixedPoint
 from he_tf.protocol.players import get_config
-from he_tf.protocol.protocol import Protocol
 
 Uniform = Callable[[str, object], tf.Tensor]
 # A static shape, or (static, dynamic int32 shape tensor) when some dimensions are only known at run time.
@@ -77,9 +76,6 @@ class SharedTensor(tf.experimental.ExtensionType, PrivateTensor):
         return self.share0, self.share1
 
 
-dispatch.register_tensor_type(SharedTensor)
-
-
 class SecretSharing(Protocol):
     """Two-party additive secret sharing (semi-honest) with a dealer of Beaver triples.
 
@@ -107,6 +103,7 @@ class SecretSharing(Protocol):
     """
 
     name = "secret_sharing"
+    tensor_type = SharedTensor
 
     def __init__(self, players: Sequence[str] = ("client", "server"), dealer: str = "dealer",
                  fraction_bits: int = 16, headroom_bits: int = 16, outputs: Optional[Sequence[str]] = None,

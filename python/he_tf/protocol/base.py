@@ -1,13 +1,29 @@
-"""Protocols: which cryptography computes on private values.
+"""The protocol contract: what a protocol, built in or a plugin, implements.
 
-A :class:`Protocol` defines private inputs, variables and outputs and the ops
-on its private tensors. ``CKKS`` (homomorphic encryption: private tensors are
-HETensors) and ``SecretSharing`` (two-party additive shares) are built in;
-other packages add more by subclassing :class:`Protocol` and registering a
-private tensor type with :func:`register_tensor_type`.
+A protocol decides which cryptography computes on private values. It
+subclasses :class:`Protocol` and
 
-The protocol in force is the innermost ``with protocol:`` block, else the one
-installed with :func:`set_protocol`.
+- names itself (:attr:`Protocol.name`) and declares the contract version it
+  was written for (:attr:`Protocol.contract_version`, checked when a plugin loads);
+- says who takes part (:attr:`Protocol.players`);
+- turns plaintext into private values (:meth:`~Protocol.define_private_input`,
+  :meth:`~Protocol.define_private_variable`) and back, for one player only
+  (:meth:`~Protocol.define_output`);
+- has a private tensor type (:attr:`Protocol.tensor_type`): a
+  ``tf.experimental.ExtensionType`` that mixes in :class:`PrivateTensor` and
+  declares a ``protocol_key: str`` field naming the protocol instance. Its
+  tensors then answer ``he_tf.<op>``, the ``tf.*`` APIs and Python's operators
+  for every op of the op table (``he_tf.optable``);
+- implements each op it supports as a method of the op's name taking the op's
+  arguments (``def matmul(self, a, b)``); an op it lacks is refused with a
+  TypeError naming the op, the protocol and the protocols that have it;
+- registers conversions to and from other protocols with
+  :func:`register_conversion`.
+
+Protocols are found by name through the entry point group ``he_tf.protocols``
+(``he_tf.protocol.available()``, ``he_tf.protocol.create(name)``); see
+docs/plugins.md. The protocol in force is the innermost ``with protocol:``
+block, else the one installed with :func:`set_protocol`.
 """
 
 from __future__ import annotations
@@ -16,25 +32,78 @@ import itertools
 from typing import Callable, ClassVar, Optional
 
 from he_tf.protocol.players import get_config
+from he_tf.tensor import HETensor
 
-# Ops every protocol may implement; private tensors support them as he_tf.*
-# functions, through tf.* dispatch and as operators.
-OPS = ("add", "subtract", "negative", "multiply", "matmul", "square", "reduce_sum", "polyval")
+# The version of this contract. A plugin declares the version it implements; one built for another is
+# refused when it loads. Raise it when a change here breaks existing protocols.
+CONTRACT_VERSION = 1
 
-_protocols: dict[str, "Protocol"] = {}
+
+class PrivateTensor:
+    """Mixin of protocols' private tensor ExtensionTypes; they declare ``protocol_key: str``.
+
+    The op table (``he_tf.optable``) installs the operators (``+``, ``-``, ``*``, ``@``, unary ``-``)
+    on this class; the tf.* APIs dispatch on every subclass a protocol declares as its tensor type.
+    """
+
+    __array_ufunc__ = None  # NumPy operands defer to our operators
+
+    @property
+    def protocol(self) -> Protocol:
+        return lookup(self.protocol_key)
+
+    def __bool__(self):
+        raise TypeError("the truth value of a private tensor is unknown; reveal it with he_tf.define_output")
+
+
+def is_private(value) -> bool:
+    """Whether ``value`` is a private tensor of some protocol (an HETensor is CKKS's)."""
+    return isinstance(value, (HETensor, PrivateTensor))
+
+
+_instances: dict[str, "Protocol"] = {}
 _counter = itertools.count()
 _stack: list["Protocol"] = []
 _installed: Optional["Protocol"] = None
+_tensor_types: list[type] = []
+_tensor_type_hooks: list[Callable[[type], None]] = []
+
+
+def on_tensor_type(hook: Callable[[type], None]) -> None:
+    """Calls ``hook(cls)`` for every protocol tensor type, those declared so far and those to come."""
+    _tensor_type_hooks.append(hook)
+    for cls in _tensor_types:
+        hook(cls)
+
+
+def _declare_tensor_type(cls: type) -> None:
+    if cls in _tensor_types:
+        return
+    if cls is not HETensor and not (isinstance(cls, type) and issubclass(cls, PrivateTensor)):
+        raise TypeError(f"a protocol's tensor_type must mix in he_tf.protocol.PrivateTensor, got {cls!r}")
+    _tensor_types.append(cls)
+    for hook in _tensor_type_hooks:
+        hook(cls)
+
+
+_declare_tensor_type(HETensor)  # CKKS's: its ops go to the op table's CKKS implementations
 
 
 class Protocol:
     """Base class of protocols. Subclasses implement the private-value API and the ops they support."""
 
     name: ClassVar[str] = "protocol"
+    contract_version: ClassVar[int] = CONTRACT_VERSION
+    tensor_type: ClassVar[Optional[type]] = None  # the private tensor ExtensionType (HETensor for CKKS)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.tensor_type is not None:
+            _declare_tensor_type(cls.tensor_type)
 
     def __init__(self) -> None:
         self.key = f"{self.name}-{next(_counter)}"
-        _protocols[self.key] = self
+        _instances[self.key] = self
 
     @property
     def players(self) -> tuple[str, ...]:
@@ -50,6 +119,7 @@ class Protocol:
         raise NotImplementedError(f"{self.name} does not define private inputs")
 
     def define_private_variable(self, value, owner: str):
+        """A private variable with initial ``value`` (a plaintext of ``owner``'s)."""
         raise NotImplementedError(f"{self.name} does not define private variables")
 
     def define_output(self, player: str, fn: Optional[Callable], x):
@@ -61,8 +131,11 @@ class Protocol:
         return getattr(value, "protocol_key", None) == self.key
 
     # --- ops ------------------------------------------------------------------------------------
-    def unsupported(self, op: str):
-        raise TypeError(f"the {self.name} protocol does not support {op}")
+    @classmethod
+    def supports(cls, op: str) -> bool:
+        """Whether this protocol computes ``op`` (one of the op table's names) on its private tensors:
+        by default, whether it has a method of that name."""
+        return callable(getattr(cls, op, None))
 
     # --- scoping --------------------------------------------------------------------------------
     def __enter__(self) -> "Protocol":
@@ -79,7 +152,7 @@ class Protocol:
 def lookup(key: str) -> Protocol:
     """The protocol a private tensor's ``protocol_key`` names."""
     try:
-        return _protocols[key]
+        return _instances[key]
     except KeyError:
         raise ValueError(f"no protocol {key!r} exists in this process") from None
 
@@ -109,16 +182,14 @@ def protocol_of(value) -> Protocol:
     key = getattr(value, "protocol_key", None)
     if key is not None:
         return lookup(key)
-    from he_tf.tensor import HETensor
-
     if isinstance(value, HETensor):
-        return _ckks_protocol_of(value)
+        return _owner_of(value)
     raise TypeError(f"{type(value).__name__} is not a private tensor of any protocol")
 
 
-def _ckks_protocol_of(x) -> Protocol:
-    """The CKKS protocol an HETensor belongs to: the one in force, or the only one with its parameters."""
-    candidates = [p for p in (_stack[::-1] + [_installed] + list(_protocols.values())) if p is not None]
+def _owner_of(x: HETensor) -> Protocol:
+    """The protocol that owns an HETensor: the one in force, or any other that says it does."""
+    candidates = [p for p in (_stack[::-1] + [_installed] + list(_instances.values())) if p is not None]
     for p in candidates:
         if p.owns(x):
             return p
@@ -153,6 +224,11 @@ def convert(x, to: Protocol):
         if isinstance(source, src) and isinstance(to, dst):
             return fn(x, source, to)
     raise TypeError(f"he-tf cannot convert private tensors from {source!r} to {to!r}")
+
+
+def conversion_targets(source: Protocol) -> list[type]:
+    """The protocol classes that ``source``'s private tensors can be converted to."""
+    return [dst for (src, dst) in _conversions if isinstance(source, src)]
 
 
 def define_private_input(player: str, fn: Callable[[], object]):
