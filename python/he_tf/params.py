@@ -13,7 +13,7 @@ RINGS = (4096, 8192, 16384, 32768)
 NOISE_BITS = {4096: 13, 8192: 14, 16384: 15, 32768: 16}
 """log2 of the error a model's result carries, in units of ``2**-scale_bits``: encryption, plaintext
 products, rotations and the server's re-randomization, measured on the breast-cancer logistic model
-(benchmarks/peers.py, docs/benchmarks.md) and rounded up. A result decrypts to within about
+(``python -m benchmarks.peers``, docs/benchmarks.md) and rounded up. A result decrypts to within about
 ``2**(NOISE_BITS[N] - scale_bits)`` of the exact value."""
 DEFAULT_MAGNITUDE = 2.0**19
 """The largest |value| ``for_depth(precision_bits=...)`` plans for when none is given (the default

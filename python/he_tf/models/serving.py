@@ -256,7 +256,6 @@ class Server:
         self.traffic.messages += 1
         return response
 
-
     def _block_layout(self, message: wire.Message) -> blocks.BlockLayout:
         """The request's layout: ``meta["samples"]`` samples per block, else one feature per ciphertext."""
         shape = tuple(message.tensor.shape.as_list())
