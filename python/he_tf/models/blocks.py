@@ -49,13 +49,14 @@ class Costs:
 
 
 COSTS = {
-    4096: Costs(ciphertext_ms=0.40, ciphertext_bytes=43_000, product_ms=0.010, rotation_ms=0.12, constant_ms=0.006),
-    8192: Costs(ciphertext_ms=0.95, ciphertext_bytes=116_000, product_ms=0.030, rotation_ms=0.45, constant_ms=0.015),
-    16384: Costs(ciphertext_ms=3.0, ciphertext_bytes=460_000, product_ms=0.13, rotation_ms=2.4, constant_ms=0.06),
-    32768: Costs(ciphertext_ms=12.0, ciphertext_bytes=1_800_000, product_ms=0.6, rotation_ms=14.0, constant_ms=0.25),
+    4096: Costs(ciphertext_ms=3.01, ciphertext_bytes=43290, product_ms=0.136, rotation_ms=0.554, constant_ms=0.0487),
+    8192: Costs(ciphertext_ms=4.76, ciphertext_bytes=126258, product_ms=0.13, rotation_ms=1.14, constant_ms=0.105),
+    16384: Costs(ciphertext_ms=13.6, ciphertext_bytes=251162, product_ms=0.0392, rotation_ms=9.41, constant_ms=0.192),
+    32768: Costs(ciphertext_ms=16.9, ciphertext_bytes=502124, product_ms=0.155, rotation_ms=6.17, constant_ms=0.435),
 }
-"""Measured by ``python -m benchmarks.packing_costs`` (docs/benchmarks.md); the model only compares
-candidates, so a machine that is uniformly faster chooses the same."""
+"""Measured by ``python -m benchmarks.packing_costs`` (2026-12-02, one thread, on a shared 2-core machine at
+load average 5.7, so the absolute values are high and the 16384/32768 rotations noisy; docs/benchmarks.md).
+The model only compares candidates: a request ciphertext costs several rotations at every size."""
 BYTES_PER_MS = 125_000
 """The network the cost model assumes: 1 Gbit/s."""
 
