@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := PIP_PROGRESS_BAR=off PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 BUILD_DEPS := $(VENV)/.build-deps
 
-.PHONY: install demo test bench-deps bench clean
+.PHONY: install demo test bench-deps bench bench-peers peer-venvs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,30 @@ bench-deps: install
 PROFILE ?= quick
 bench: bench-deps
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m benchmarks --profile $(PROFILE)
+
+# he-tf against OpenFHE, tf-shell and TenSEAL on the logistic-inference job, each peer in its own
+# virtualenv under .venv-peers/ (OpenFHE's wheel imports only on Python 3.10, tf-shell 0.5.0 needs
+# Python 3.11 and TensorFlow 2.20 beside it), then the run: benchmarks/results/peers-<date>.{json,md,png}.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+PYTHON310 ?= $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.10.*/bin/python)))
+PYTHON311 ?= $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.11.*/bin/python)))
+PEERS := .venv-peers
+$(PEERS)/openfhe/.done:
+	$(PYTHON310) -m venv $(PEERS)/openfhe
+	$(PEERS)/openfhe/bin/pip install -q "openfhe==1.6.1.0.22.4" numpy
+	touch $@
+$(PEERS)/tfshell/.done:
+	$(PYTHON311) -m venv $(PEERS)/tfshell
+	$(PEERS)/tfshell/bin/pip install -q "tensorflow==2.20.0" numpy
+	$(PEERS)/tfshell/bin/pip install -q --no-deps "tf-shell==0.5.0"
+	touch $@
+$(PEERS)/tenseal/.done:
+	$(PYTHON311) -m venv $(PEERS)/tenseal
+	$(PEERS)/tenseal/bin/pip install -q "tenseal==0.3.18" numpy
+	touch $@
+peer-venvs: $(PEERS)/openfhe/.done $(PEERS)/tfshell/.done $(PEERS)/tenseal/.done
+bench-peers: bench-deps peer-venvs
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m benchmarks.peers
 
 clean:
 	rm -rf build python/he_tf/*.so *.egg-info python/*.egg-info

@@ -66,11 +66,14 @@ def test_past_the_headroom_results_wrap_silently(square_model):
     assert "results decrypt correctly for |features| < 724" in model.summary()
 
 
+DEPTH_2 = he_tf.Params.for_depth(2)  # the default without a range: 2^19 of room
+
+
 def test_the_client_refuses_features_that_could_wrap(square_model):
     """A model's feature bounds (its feature range, grown as far as every result still fits) travel in
     its key requirements, and its client refuses features outside them."""
     assert square_model.key_requirements().feature_bounds is None  # no range: nothing to enforce
-    bounded = hm.from_steps([IDENTITY, Square()], feature_range=([-1.0], [1.0]))
+    bounded = hm.from_steps([IDENTITY, Square()], feature_range=([-1.0], [1.0]), params=DEPTH_2)
     m = square_model.max_feature_magnitude  # x^2 fits below ~724.6
     (low,), (high,) = bounded.key_requirements().feature_bounds
     assert low == -high and m * (1 - 1e-6) < high <= m
@@ -79,7 +82,8 @@ def test_the_client_refuses_features_that_could_wrap(square_model):
         with pytest.raises(ValueError, match=r"feature 0 of sample 1 is .*, outside \[-724\.\d+, 724\.\d+\]"):
             serve(bounded, np.array([[1.0], [bad]]))
     # Per feature, about the range's centre: x0 + x1 with x0 in [-1, 1], x1 in [0, 4] (centre 2, half 2).
-    boxed = hm.from_weights(np.ones((2, 1)), feature_range=([-1.0, 0.0], [1.0, 4.0]))
+    boxed = hm.from_weights(np.ones((2, 1)), feature_range=([-1.0, 0.0], [1.0, 4.0]),
+                            params=he_tf.Params.for_depth(1))
     low, high = boxed.feature_bounds
     k = high[0]
     assert k > 1000 and low[0] == -k and high[1] == pytest.approx(2 + 2 * k) and low[1] == pytest.approx(2 - 2 * k)
@@ -108,13 +112,16 @@ def test_bad_key_requirements_are_refused(document, match):
 def test_a_range_past_the_headroom_is_refused_with_the_numbers_and_the_fix():
     with pytest.raises(ValueError, match=r"Square\(\) can reach \|value\| 640000, but a ciphertext at level 0 "
                                          r"and scale 2\^40 holds \|value\| < 524288.*wrap around.*params="):
-        hm.from_steps([IDENTITY, Square()], feature_range=(-800, 800))
-    hm.from_steps([IDENTITY, Square()], feature_range=(-720, 720))  # within the room: accepted
+        hm.from_steps([IDENTITY, Square()], feature_range=(-800, 800), params=DEPTH_2)
+    hm.from_steps([IDENTITY, Square()], feature_range=(-720, 720), params=DEPTH_2)  # within the room: accepted
+    # Without params the compiler sizes the chain for the range instead.
+    model = hm.from_steps([IDENTITY, Square()], feature_range=(-800, 800))
+    assert all(row.fits for row in model.magnitudes()) and model.params.max_value > 800
 
 
 def test_the_suggested_parameters_decrypt_correctly():
     with pytest.raises(ValueError) as refusal:
-        hm.from_steps([IDENTITY, Square()], feature_range=(-800, 800))
+        hm.from_steps([IDENTITY, Square()], feature_range=(-800, 800), params=DEPTH_2)
     suggested = he_tf.Params.for_depth(2, scale_bits=38, first_bits=60)
     assert f"params={suggested!r}" in str(refusal.value)
     model = hm.from_steps([IDENTITY, Square()], feature_range=(-800, 800), params=suggested)
@@ -152,8 +159,9 @@ def test_a_hidden_layer_past_the_headroom_is_refused():
     hidden = Dense(np.eye(4) * 100.0, np.zeros(4))
     out = Dense(np.full((4, 1), 400.0), np.zeros(1))
     with pytest.raises(ValueError, match=r"Dense\(4 -> 1\) can reach \|value\| 1\.6e\+07"):
-        hm.from_steps([hidden, Square(), out], feature_range=(-1, 1))
-    model = hm.from_steps([hidden, Square(), out.scaled(1 / 64)], feature_range=(-1, 1))
+        hm.from_steps([hidden, Square(), out], feature_range=(-1, 1), params=he_tf.Params.for_depth(3))
+    model = hm.from_steps([hidden, Square(), out.scaled(1 / 64)], feature_range=(-1, 1),
+                          params=he_tf.Params.for_depth(3))
     x = np.tile([[1.0, -1.0, -1.0, 1.0]], (model.params.slot_count, 1))  # the worst case, in every slot
     np.testing.assert_allclose(serve(model, x), model.predict_plain(x), atol=1e-2)
 
@@ -165,12 +173,12 @@ def test_range_derived_from_data_and_checked():
     np.testing.assert_allclose(low, [-0.1, 8.0])
     np.testing.assert_allclose(high, [1.1, 32.0])
     with pytest.raises(ValueError, match="can reach"):
-        hm.from_weights(np.full(2, 1e5), 0.0, data=x)
+        hm.from_weights(np.full(2, 1e5), 0.0, data=x, params=he_tf.Params.for_depth(1))
 
 
 def test_features_that_cannot_be_encrypted_are_refused():
     with pytest.raises(ValueError, match=r"feature_range reaches \|x\| = 1e\+06.*can only encrypt"):
-        hm.from_weights(np.ones(1) * 1e-3, feature_range=(0, 1e6))
+        hm.from_weights(np.ones(1) * 1e-3, feature_range=(0, 1e6), params=he_tf.Params.for_depth(1))
 
 
 @pytest.mark.parametrize("bad", [(1, 0), (0, np.nan), (0, [1, 2, 3]), 5, (0, np.inf)])
@@ -179,17 +187,20 @@ def test_bad_feature_ranges(bad):
         hm.from_weights(np.ones(2), feature_range=bad)
 
 
-def test_the_demo_models_compile_to_the_same_parameters_and_pass_the_check():
+def test_the_demo_models_compile_to_the_smallest_ring_and_pass_the_check():
     for name, depth in (("breast_cancer", 1), ("diabetes", 1), ("wine", 1)):
         data = examples.load(name)
         net = examples.keras_from_sklearn(data)
         model = hm.from_keras(net, data=data.x_train)
-        assert model.params == he_tf.Params.for_depth(depth) and model.feature_range is not None
+        # The features are raw (the Normalization layer is folded into the weights): up to 4254 for the
+        # breast-cancer areas, which the first prime must hold, so N=8192; standardized ones fit N=4096.
+        assert model.params.poly_modulus_degree <= 8192 and model.params.depth == depth
+        assert model.params.precision_bits() >= hm.model.PRECISION_BITS and model.feature_range is not None
         assert all(row.fits for row in model.magnitudes())
         assert "feature_range checked" in model.summary()
         np.testing.assert_allclose(model.feature_range[0], data.x_train.min(axis=0)
                                    - 0.1 * np.ptp(data.x_train, axis=0))
     cancer = examples.load("breast_cancer")
     polynomial = hm.from_keras(examples.keras_from_sklearn(cancer), output="polynomial", data=cancer.x_train)
-    assert polynomial.params == he_tf.Params.for_depth(4)
+    assert polynomial.params.depth == 4 and polynomial.params.precision_bits() >= hm.model.PRECISION_BITS
     assert all(row.fits for row in polynomial.magnitudes())

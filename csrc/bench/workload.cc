@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/plans.h"
 #include "core/seal_load.h"
 #include "seal/util/iterator.h"
 #include "seal/util/polyarithsmallmod.h"
@@ -197,8 +198,7 @@ void Workload::SquareRescale(const seal::Ciphertext& a, seal::Ciphertext& out) c
 // term scaled by its coefficient at the scale that equalizes them, one rescale.
 void Workload::PolyEval(const seal::Ciphertext& a, const std::vector<double>& coeffs, seal::Ciphertext& out) const {
   const std::size_t degree = coeffs.size() - 1;
-  int depth = 1;
-  for (std::size_t p = 1; p < degree; p <<= 1) ++depth;
+  const int depth = he_tf::PolyDepth(degree);
   const std::size_t target = Level(a) - static_cast<std::size_t>(depth);
   std::vector<seal::Ciphertext> powers(degree + 1);
   powers[1] = a;
@@ -229,13 +229,12 @@ void Workload::PolyEval(const seal::Ciphertext& a, const std::vector<double>& co
 std::shared_ptr<Workload::Diagonals> Workload::EncodeDiagonals(const std::vector<double>& w, std::size_t in,
                                                                std::size_t out, seal::parms_id_type parms) const {
   auto d = std::make_shared<Diagonals>();
+  const he_tf::DiagonalPlan plan = he_tf::PlanDiagonal(in, out, slots_);
   d->in = in;
   d->out = out;
-  const std::size_t needed = (in + out - 1 + in - 1) / in;
-  while (d->copies < needed) d->copies <<= 1;
-  if (in == slots_) d->copies = 1;
-  d->baby = static_cast<std::size_t>(std::ceil(std::sqrt(static_cast<double>(in))));
-  const std::size_t giants = (in + d->baby - 1) / d->baby;
+  d->copies = plan.copies;
+  d->baby = plan.baby;
+  const std::size_t giants = plan.giants;
   const double prime =
       static_cast<double>(context_.get_context_data(parms)->parms().coeff_modulus().back().value());
   d->plains.resize(giants * d->baby);

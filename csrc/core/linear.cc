@@ -5,6 +5,7 @@
 #include <string>
 
 #include "arith.h"
+#include "plans.h"
 #include "rotate.h"
 
 namespace he_tf {
@@ -32,18 +33,10 @@ DiagonalMatMul::DiagonalMatMul(const PublicContext& ctx, const double* weights, 
                                int level)
     : ctx_(ctx), in_(in), out_(out) {
   const std::size_t slots = ctx.slot_count();
-  if (in == 0 || out == 0) throw std::invalid_argument("matmul with an empty matrix");
-  const std::size_t needed = (in + out - 1 + in - 1) / in;
-  copies_ = 1;
-  while (copies_ < needed) copies_ <<= 1;
-  if (copies_ * in > slots && !(in == slots && out <= slots)) {
-    throw std::invalid_argument("a " + std::to_string(in) + "x" + std::to_string(out) +
-                                " matmul on the packed axis needs " + std::to_string(copies_ * in) + " slots, only " +
-                                std::to_string(slots) + " available; use layout='batch' or a larger ring");
-  }
-  if (in == slots) copies_ = 1;  // already cyclic over all slots
-  baby_ = static_cast<std::size_t>(std::ceil(std::sqrt(static_cast<double>(in))));
-  const std::size_t giants = (in + baby_ - 1) / baby_;
+  const DiagonalPlan plan = PlanDiagonal(in, out, slots);
+  copies_ = plan.copies;
+  baby_ = plan.baby;
+  const std::size_t giants = plan.giants;
   const seal::parms_id_type parms = ParmsAtLevel(ctx, level);
   const double prime = static_cast<double>(
       ctx.seal_context().get_context_data(parms)->parms().coeff_modulus().back().value());

@@ -7,12 +7,6 @@
 
 namespace he_tf {
 
-int PolyDepth(std::size_t degree) {
-  int depth = 1;
-  for (std::size_t p = 1; p < degree; p <<= 1) ++depth;
-  return depth;
-}
-
 seal::Ciphertext PolyEval(const PublicContext& ctx, const seal::Ciphertext& a, const std::vector<double>& coeffs,
                           std::size_t num_values) {
   if (coeffs.empty()) throw std::invalid_argument("polyval needs at least one coefficient");

@@ -4,13 +4,13 @@
 #include <cstddef>
 #include <vector>
 
+#include "plans.h"  // PolyDepth
 #include "public_context.h"
 #include "seal/ciphertext.h"
 
 namespace he_tf {
 
-// Levels PolyEval consumes for a polynomial of `degree`: ceil(log2(degree)) + 1.
-int PolyDepth(std::size_t degree);
+// PolyEval consumes PolyDepth(degree) levels (plans.h): ceil(log2(degree)) + 1.
 
 // sum_i coeffs[i] * a^i. Powers are built by squaring and products of powers
 // of two (x^i at depth ceil(log2 i)); each term is scaled by its coefficient

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "arith.h"
+#include "plans.h"
 #include "seal/util/galois.h"
 
 namespace he_tf {
@@ -14,31 +15,13 @@ bool HasKey(const PublicContext& ctx, int steps) {
   return ctx.galois_keys().size() > 0 && ctx.galois_keys().has_key(tool->get_elt_from_step(steps));
 }
 
-// Normalizes to (-slots/2, slots/2]: the shorter direction.
-int Normalize(int steps, int slots) {
-  steps %= slots;
-  if (steps < 0) steps += slots;
-  return steps > slots / 2 ? steps - slots : steps;
-}
-
 // The key-switching rotations Rotate performs for `steps`.
 std::vector<int> RotationPlan(const PublicContext& ctx, int steps) {
   const int slots = static_cast<int>(ctx.slot_count());
-  steps = Normalize(steps, slots);
+  steps = NormalizeRotation(steps, slots);
   if (steps == 0) return {};
   if (HasKey(ctx, steps)) return {steps};
-  // Non-adjacent form: steps = sum of d_i 2^i with d_i in {-1, 0, 1}, no two adjacent non-zero.
-  std::vector<int> plan;
-  int rest = steps < 0 ? -steps : steps;
-  const int sign = steps < 0 ? -1 : 1;
-  for (int bit = 1; rest != 0; bit <<= 1) {
-    if (rest & 1) {
-      const int digit = 2 - (rest & 3);  // +1 or -1
-      rest -= digit;
-      plan.push_back(Normalize(sign * digit * bit, slots));
-    }
-    rest >>= 1;
-  }
+  const std::vector<int> plan = NafRotations(steps, slots);
   for (int step : plan) {
     if (step != 0 && !HasKey(ctx, step)) {
       throw std::invalid_argument("no Galois key for a rotation by " + std::to_string(steps) + " (nor for its part " +
@@ -63,11 +46,7 @@ seal::Ciphertext SumSlots(const PublicContext& ctx, const seal::Ciphertext& a, s
   if (n <= 1) return a;
   CheckCanRescale(ctx, a, "reduce_sum over the packed axis (the mask that clears partial sums)");
   seal::Ciphertext sum = a;
-  std::size_t width = 1;
-  while (width < n) width <<= 1;
-  for (std::size_t step = width >> 1; step >= 1; step >>= 1) {
-    ctx.evaluator().add_inplace(sum, Rotate(ctx, sum, static_cast<int>(step)));
-  }
+  for (int step : SumSlotsRotations(n)) ctx.evaluator().add_inplace(sum, Rotate(ctx, sum, step));
   // Slot j > 0 now holds a partial sum (slots [j, n) summed): keep slot 0 only.
   const double one = 1.0;
   seal::Ciphertext out = MultiplyPlain(ctx, sum, EncodeAt(ctx, &one, 1, sum.parms_id(), RescalePrime(ctx, sum)));

@@ -10,6 +10,7 @@
 #include "core/ckks.h"
 #include "core/key_header.h"
 #include "core/keygen.h"
+#include "core/plans.h"
 #include "core/public_context.h"
 #include "core/seal_load.h"
 #include "core/secret_key.h"
@@ -52,6 +53,21 @@ PYBIND11_MODULE(_core, m) {
     return std::to_string(SEAL_VERSION_MAJOR) + "." + std::to_string(SEAL_VERSION_MINOR) + "." +
            std::to_string(SEAL_VERSION_PATCH);
   });
+
+  // Plans (csrc/core/plans.h): the rotations and levels the kernels use, read by the Python layer.
+  m.def(
+      "diagonal_matmul_rotations",
+      [](std::size_t in, std::size_t out, std::size_t slots) { return he_tf::PlanDiagonal(in, out, slots).Rotations(); },
+      py::arg("inputs"), py::arg("outputs"), py::arg("slots"),
+      "Left rotations of the diagonal method for an inputs x outputs matrix on the packed axis.");
+  m.def("sum_slots_rotations", &he_tf::SumSlotsRotations, py::arg("n"),
+        "Left rotations of the rotate-and-add sum over the first n slots.");
+  m.def("naf_rotations", &he_tf::NafRotations, py::arg("steps"), py::arg("slots"),
+        "The rotations a rotation by `steps` is composed of without its own Galois key.");
+  m.def("poly_depth", &he_tf::PolyDepth, py::arg("degree"), "Levels a polynomial of `degree` takes.");
+  m.def("product_levels", [] { return he_tf::kProductLevels; }, "Levels one (rescaled) product takes.");
+  m.def("block_dense_rotations", &he_tf::BlockDenseRotations, py::arg("slots"), py::arg("samples"),
+        py::arg("blocks"), py::arg("outputs"), "Left rotations of a dense layer on samples in block layout.");
 
   m.def("max_coeff_modulus_bits", &he_tf::MaxCoeffModulusBits, py::arg("poly_modulus_degree"),
         "Largest total coefficient modulus bits for 128-bit security (0 if unsupported).");

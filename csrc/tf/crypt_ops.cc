@@ -102,7 +102,7 @@ class EncryptSymmetricOp : public OpKernel {
     const PublicContext& pc = *context->get();
     const SecretKey& sk = *secret->get();
     EncryptRows<double>(ctx, 2, [&](const double* row, std::size_t n) {
-      return tensorflow::Variant(CiphertextVariant::FromBytes(pc.key_id(), EncryptSymmetric(pc, sk, row, n)));
+      return tensorflow::Variant(CiphertextVariant::FromOwnBytes(pc.key_id(), EncryptSymmetric(pc, sk, row, n)));
     });
   }
 };

@@ -58,11 +58,11 @@ class SerializeOp : public OpKernel {
     auto strings = out->flat<tensorflow::tstring>();
     OP_REQUIRES_OK(ctx, ParallelForEach(ctx, a.NumElements(), kCiphertextCost / 10, [&](std::int64_t i) {
                      const CiphertextVariant& v = CiphertextAt(a, i);
-                     const seal::Ciphertext& ct = v.Get(pc);
-                     std::string compact = v.Compact();
+                     std::string compact = v.Compact();  // own or loaded seeded bytes: no load needed
+                     if (!compact.empty() && v.key_id() != id) v.Get(pc);  // throws, naming both key sets
                      std::string bytes(reinterpret_cast<const char*>(&id), sizeof id);
                      // A seeded ciphertext stays seeded: half the bytes before compression.
-                     bytes += compact.empty() ? SaveCiphertext(ct, DefaultCompression()) : Compress(compact);
+                     bytes += compact.empty() ? SaveCiphertext(v.Get(pc), DefaultCompression()) : Compress(compact);
                      const std::uint32_t crc = Checksum(std::string_view(bytes).substr(sizeof id));
                      bytes.append(reinterpret_cast<const char*>(&crc), sizeof crc);
                      strings(i) = std::move(bytes);

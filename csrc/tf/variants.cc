@@ -40,6 +40,13 @@ SealObjectVariant<T> SealObjectVariant<T>::FromBytes(std::uint64_t key_id, std::
   return v;
 }
 
+template <class T>
+SealObjectVariant<T> SealObjectVariant<T>::FromOwnBytes(std::uint64_t key_id, std::string bytes) {
+  SealObjectVariant v = FromBytes(key_id, std::move(bytes));
+  v.state_->own = true;
+  return v;
+}
+
 // Layout: 8-byte key id, then SEAL's bytes, uncompressed unless kept compact
 // (compression buys little on ciphertexts and costs time on every send).
 template <class T>
@@ -97,7 +104,7 @@ const T& SealObjectVariant<T>::Get(const PublicContext& ctx) const {
 
 template <class T>
 std::string SealObjectVariant<T>::Compact() const {
-  if (!state_ || !state_->loaded.load(std::memory_order_acquire)) return {};
+  if (!state_ || !(state_->own || state_->loaded.load(std::memory_order_acquire))) return {};
   std::lock_guard<std::mutex> lock(state_->mu);
   return state_->bytes;
 }

@@ -28,6 +28,9 @@ class SealObjectVariant {
   SealObjectVariant(std::uint64_t key_id, T obj);
   // An object still in SEAL's serialized form, loaded on first use.
   static SealObjectVariant FromBytes(std::uint64_t key_id, std::string bytes);
+  // Compact bytes this process's own encryptor just made (a seeded ciphertext): no other party's, so
+  // they serialize as they are, without loading (expanding the seed) first; loaded when an op uses them.
+  static SealObjectVariant FromOwnBytes(std::uint64_t key_id, std::string bytes);
 
   std::string TypeName() const;  // "he_tf.Ciphertext" / "he_tf.Plaintext"
   void Encode(tensorflow::VariantTensorData* data) const;
@@ -39,13 +42,15 @@ class SealObjectVariant {
   // std::invalid_argument if it belongs to another key set or is corrupted.
   const T& Get(const PublicContext& ctx) const;
   // The serialized form kept because it is much smaller than the expanded
-  // object (a seeded ciphertext from secret-key encryption); empty otherwise.
+  // object (a seeded ciphertext from secret-key encryption), once loaded or
+  // if it is our own (FromOwnBytes); empty otherwise.
   std::string Compact() const;
 
  private:
   struct State {
     std::uint64_t key_id = 0;
     std::atomic<bool> loaded{false};
+    bool own = false;  // FromOwnBytes: compact bytes made here
     std::mutex mu;
     std::string bytes;  // serialized form: pending load, or kept when compact
     T obj;

@@ -45,6 +45,7 @@ polyval = _ops.he_polyval
 reduce_sum = _ops.he_reduce_sum
 matmul_constants = _ops.he_mat_mul_constants
 matmul_diagonal = _ops.he_mat_mul_diagonal
+block_dense = _ops.he_block_dense
 serialize = _ops.he_serialize
 deserialize = _ops.he_deserialize
 check_level_and_scale = _ops.he_check_level_and_scale

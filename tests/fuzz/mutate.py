@@ -137,7 +137,7 @@ def mutate_wire(data: bytes, rng: random.Random) -> bytes:
         strings[i] = craft.edit_serialized(strings[i], lambda b: mutate_seal(b, rng))
         return craft.wire_with_strings(data, strings)
     t = header["tensor"]
-    choice = rng.choice(["shape", "grid", "level", "scale", "params", "lengths", "nested", "layout"])
+    choice = rng.choice(["shape", "grid", "level", "scale", "params", "lengths", "nested", "layout", "meta"])
     if choice == "shape":
         t["shape"][rng.randrange(len(t["shape"]))] = rng.choice([0, -1, 1 << 27, 1 << 62, None, "x"])
     elif choice == "grid":
@@ -152,6 +152,9 @@ def mutate_wire(data: bytes, rng: random.Random) -> bytes:
         header["lengths"] = rng.choice([[], [-1], [1 << 40], header["lengths"] * 2])
     elif choice == "nested":
         return craft.wire_nested_header(data, rng.choice([100, 10_000, 200_000]))
+    elif choice == "meta":  # the block layout's counts
+        header["meta"] = rng.choice([{"samples": 0}, {"samples": 1 << 40}, {"samples": True}, {"samples": "3"},
+                                     {"outputs": -1}, {"samples": 3, "outputs": 1 << 31}, {"samples": None}])
     else:
         t["layout"] = rng.choice(["vector", "", None, 3])
     return craft.wire_join(magic, header, body)

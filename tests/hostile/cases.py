@@ -330,6 +330,23 @@ def wire_huge_grid(env: Env) -> Returned:
     return Returned(False, "a request of 2^27 samples with an empty body was accepted")
 
 
+def wire_block_samples_server(env: Env) -> Returned:
+    """A valid request of 4 samples whose meta claims blocks of 3 samples (not a divisor of 4)."""
+    return _handle(env, craft.wire_with_meta(_request(env), samples=3))
+
+
+def wire_block_huge_samples_server(env: Env) -> Returned:
+    """A valid request whose meta claims 2^31 samples per block."""
+    return _handle(env, craft.wire_with_meta(_request(env), samples=1 << 31))
+
+
+def wire_block_outputs_client(env: Env) -> Returned:
+    """A valid response whose meta claims 2^31 outputs packed in blocks of 4 samples."""
+    response = craft.wire_with_meta(_server(env).handle(_request(env)), samples=4, outputs=1 << 31)
+    he_tf.models.Client(env.keys).decrypt(response)
+    return Returned(False, "decrypted a response whose packing cannot hold its outputs")
+
+
 def wire_huge_shape_server(env: Env) -> Returned:
     """A valid request of 4 x 3 samples (3 ciphertexts) whose header claims 2^27 x 3."""
     return _handle(env, craft.wire_with_shape(_request(env), [1 << 27, 3]))
@@ -572,6 +589,9 @@ CASES: dict[str, Case] = {
         Case("declared-words-secret-key", declared_words_secret_key, VALUE, defect="zero-fills 1 GiB"),
         Case("declared-words-public-key", declared_words_public_key, VALUE, defect="zero-fills 1 GiB"),
         Case("wire-huge-grid", wire_huge_grid, VALUE),
+        Case("wire-block-samples-server-handle", wire_block_samples_server, VALUE),
+        Case("wire-block-huge-samples-server-handle", wire_block_huge_samples_server, VALUE),
+        Case("wire-block-outputs-client-decrypt", wire_block_outputs_client, VALUE),
         Case(
             "zstd-error-repeated-deserialize",
             zstd_error_repeated_deserialize,

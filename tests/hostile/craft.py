@@ -515,6 +515,13 @@ def wire_with_shape(message: bytes, shape: list[int]) -> bytes:
     return wire_join(magic, header, body)
 
 
+def wire_with_meta(message: bytes, **meta) -> bytes:
+    """``message`` whose header's meta also holds ``meta`` (e.g. a block layout's ``samples``)."""
+    magic, header, body = wire_split(message)
+    header["meta"].update(meta)
+    return wire_join(magic, header, body)
+
+
 def wire_huge_shape(message: bytes, rows: int, slots: int) -> bytes:
     """A request claiming ``rows`` samples (batch layout): the grid and lengths match, the body is empty."""
     magic, header, _ = wire_split(message)

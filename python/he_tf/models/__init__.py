@@ -25,13 +25,13 @@ from he_tf.models.model import (
     from_weights,
 )
 from he_tf.models.outputs import Prediction
-from he_tf.models.serving import Client, Server, ServerTiming, Traffic
+from he_tf.models.serving import Client, ClientTiming, Server, ServerTiming, Traffic
 from he_tf.models.sklearn_import import from_sklearn
 from he_tf.models.steps import Dense, Polynomial, Square
 from he_tf.models.wire import WireFormatError
 
 __all__ = [
     "OUTPUT_MODES", "Client", "Dense", "EncryptedModel", "KeyRequirements", "Magnitude", "Polynomial",
-    "PolynomialActivation", "Prediction", "Server", "ServerTiming", "Square", "Traffic", "WireFormatError",
+    "ClientTiming", "PolynomialActivation", "Prediction", "Server", "ServerTiming", "Square", "Traffic", "WireFormatError",
     "from_keras", "from_sklearn", "from_steps", "from_weights",
 ]

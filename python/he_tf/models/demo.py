@@ -108,7 +108,8 @@ def _mb(n: int) -> str:
 
 def _params(params: he_tf.Params) -> str:
     bits = ",".join(str(b) for b in params.coeff_mod_bit_sizes)
-    return f"N={params.poly_modulus_degree}, primes {bits} bits, scale 2^{params.scale_bits}"
+    return (f"N={params.poly_modulus_degree}, primes {bits} bits, scale 2^{params.scale_bits} "
+            f"(precision about 2^-{params.precision_bits()})")
 
 
 def report(result: Result) -> str:
@@ -121,6 +122,7 @@ def report(result: Result) -> str:
         where = "server (polynomial)" if model.activation_on_server else "client"
         output = f"{model.activation} on the {where}"
     per_request = "" if trip.requests == 1 else f", {trip.requests} requests of <= {trip.request_size}"
+    packing = f"; {trip.blocks} feature blocks per ciphertext" if trip.blocks > 1 else ""
     lines = [
         f"{examples.TITLES[data.name]}",
         f"  data       {len(data.x_train)} train / {trip.samples} test samples, {data.n_features} features",
@@ -128,7 +130,7 @@ def report(result: Result) -> str:
         f"             depth {model.depth}; {_params(model.params)}; layout {model.layout}",
         f"  training   Keras, {result.train_seconds:.1f} s",
         f"  keys       client {trip.keygen:.2f} s; public context {_mb(trip.context_bytes)} -> server, once",
-        f"  encrypt    client {trip.encrypt:.3f} s; {_mb(trip.request_bytes)} -> server{per_request}",
+        f"  encrypt    client {trip.encrypt:.3f} s; {_mb(trip.request_bytes)} -> server{per_request}{packing}",
         f"  compute    server {trip.compute:.4f} s = {trip.samples_per_second:,.0f} samples/s"
         + ("" if trip.requests == 1 else f" ({trip.compute_per_request * 1e3:.1f} ms per request)"),
         f"             (+ parse {trip.parse:.3f} s, serialize {trip.serialize:.3f} s; "

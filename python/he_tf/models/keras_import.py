@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 
 import he_tf
 from he_tf.models.activations import PolynomialActivation
-from he_tf.models.model import EncryptedModel, from_steps
+from he_tf.models.model import PRECISION_BITS, EncryptedModel, from_steps
 from he_tf.models.steps import Dense, Polynomial, Square, Step
 
 SUPPORTED = (
@@ -37,8 +37,8 @@ Item = Union[Step, str]  # a step, or the name of the output activation
 
 def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[float, float] | None = None,
                degree: int = 3, layout: str = "batch", params: he_tf.Params | None = None,
-               data: ArrayLike | None = None,
-               feature_range: tuple[ArrayLike, ArrayLike] | None = None) -> EncryptedModel:
+               data: ArrayLike | None = None, feature_range: tuple[ArrayLike, ArrayLike] | None = None,
+               precision_bits: int = PRECISION_BITS) -> EncryptedModel:
     """An encrypted model computing what the trained Keras ``model`` computes.
 
     Parameters
@@ -59,7 +59,11 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
     layout:
         ``"batch"`` (throughput) or ``"vector"`` (latency): the input layout served.
     params:
-        CKKS parameters; by default the smallest secure ones for the depth the model needs.
+        CKKS parameters; by default the smallest secure ring for the depth the
+        model needs and, given ``data`` or ``feature_range``, for its results'
+        magnitude and ``precision_bits`` (see :func:`he_tf.models.from_steps`).
+    precision_bits:
+        Bits of precision the default parameters keep for results.
     data:
         Features (e.g. the training set) to derive ``input_range`` and ``feature_range`` from.
     feature_range:
@@ -92,7 +96,8 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
     if not steps or not isinstance(steps[0], Dense):
         raise ValueError(f"{model.name!r} has no Dense layer before its first activation")
     return from_steps(steps, activation, output=output, input_range=input_range, data=data, degree=degree,
-                      layout=layout, params=params, feature_range=feature_range, name=model.name)
+                      layout=layout, params=params, feature_range=feature_range, name=model.name,
+                      precision_bits=precision_bits)
 
 
 def _chain(model: keras.Model) -> list[keras.layers.Layer]:

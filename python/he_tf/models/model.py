@@ -20,8 +20,8 @@ from numpy.typing import ArrayLike
 
 import he_tf
 from he_tf import approx, levels
-from he_tf.models import outputs
-from he_tf.models.steps import Dense, Polynomial, Step, fold_affine
+from he_tf.models import blocks, outputs
+from he_tf.models.steps import Dense, Polynomial, Square, Step, fold_affine
 from he_tf.tensor import LAYOUTS
 
 OUTPUT_MODES = ("logits", "polynomial")
@@ -29,6 +29,8 @@ OUTPUT_MODES = ("logits", "polynomial")
 # largest |logit| times this factor; each feature's [min, max] is widened by (factor - 1) times its width on
 # both sides.
 RANGE_MARGIN = 1.1
+PRECISION_BITS = 16
+"""Bits of precision the compilers plan results for by default (an error near 2^-16, 1.5e-5)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,16 +81,28 @@ class KeyRequirements:
     rotations: tuple[int, ...] | None
     layout: str
     feature_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    samples: int | None = None
+    """The batch size the keys were made for: requests of exactly this many samples are sent in
+    block layout (``blocks`` feature blocks per ciphertext), others one feature per ciphertext."""
+    blocks: int = 1
+    features: int | None = None
+    """The features per sample the model takes (known to the client from the model's requirements)."""
 
     def generate_keys(self) -> he_tf.KeySet:
         return he_tf.KeySet.generate(self.params, rotations=list(self.rotations) if self.rotations else None)
+
+    def block_layout(self, samples: int, features: int) -> blocks.BlockLayout:
+        """How a request of ``samples x features`` is packed under these keys."""
+        packed = self.layout == "batch" and samples == self.samples and self.blocks > 1
+        return blocks.BlockLayout(samples, features, self.blocks if packed else 1, self.params.slot_count)
 
     def to_json(self) -> bytes:
         n, bits, scale_bits = self.params.as_tuple()
         rotations = None if self.rotations is None else list(self.rotations)
         bounds = None if self.feature_bounds is None else [list(b) for b in self.feature_bounds]
         document = {"params": [n, list(bits), scale_bits], "rotations": rotations, "layout": self.layout,
-                    "feature_bounds": bounds}
+                    "feature_bounds": bounds, "samples": self.samples, "blocks": self.blocks,
+                    "features": self.features}
         return json.dumps(document).encode()
 
     @classmethod
@@ -103,6 +117,11 @@ class KeyRequirements:
             if layout not in LAYOUTS:
                 raise ValueError(f"layout {layout!r} is not one of {LAYOUTS}")
             bounds = document.get("feature_bounds")
+            samples, features = document.get("samples"), document.get("features")
+            count = document.get("blocks", 1)
+            for name, value in (("samples", samples), ("features", features), ("blocks", count)):
+                if value is not None and (type(value) is not int or not 1 <= value <= 1 << 31):
+                    raise ValueError(f"{name} must be null or an integer in [1, 2^31], got {value!r}")
             params = he_tf.Params(int(n), tuple(int(b) for b in bits), int(scale_bits))
             if rotations is not None:
                 rotations = tuple(int(r) for r in rotations)
@@ -114,7 +133,7 @@ class KeyRequirements:
                 bounds = (low, high)
         except (ValueError, TypeError, KeyError, RecursionError) as e:
             raise ValueError(f"malformed key requirements: {e}") from None
-        return cls(params, rotations, layout, bounds)
+        return cls(params, rotations, layout, bounds, samples, count or 1, features)
 
 
 # Key requirements are a few hundred bytes (plus 40 per feature of the bounds).
@@ -142,8 +161,13 @@ class EncryptedModel:
         slots: throughput, no Galois keys) or ``"vector"`` (one sample per
         ciphertext: latency).
     params:
-        CKKS parameters for the keys: the smallest secure ones for :attr:`depth`
-        unless given.
+        CKKS parameters for the keys. Unless given: with a ``feature_range``, the
+        smallest secure ring whose chain holds the largest result bound and keeps
+        ``precision_bits`` (``Params.for_depth(depth, precision_bits=...,
+        magnitude=...)``: N=4096 for one Dense layer on standardized features);
+        without one, ``Params.for_depth(depth)`` (2^19 of integer room).
+    precision_bits:
+        The precision the default parameters are planned for (:data:`PRECISION_BITS`).
     input_range, approximation_error:
         For ``output="polynomial"`` with a sigmoid: the logit range the
         polynomial was fitted on and its largest error there; else ``None``.
@@ -163,7 +187,8 @@ class EncryptedModel:
     def __init__(self, steps: Sequence[Step], activation: str, *, output: str, layout: str,
                  params: he_tf.Params | None, logit_steps: Sequence[Step] | None = None,
                  input_range: tuple[float, float] | None = None, approximation_error: float | None = None,
-                 feature_range: tuple[ArrayLike, ArrayLike] | None = None, name: str = "model") -> None:
+                 feature_range: tuple[ArrayLike, ArrayLike] | None = None, name: str = "model",
+                 precision_bits: int = PRECISION_BITS) -> None:
         if not steps or not isinstance(steps[0], Dense):
             raise ValueError("an encrypted model starts with a Dense step (it fixes the number of features)")
         if activation not in outputs.ACTIVATIONS:
@@ -177,7 +202,9 @@ class EncryptedModel:
         self.activation, self.output, self.layout, self.name = activation, output, layout, name
         self.input_range, self.approximation_error = input_range, approximation_error
         self._check_widths()
-        self.params = params or he_tf.Params.for_depth(self.depth)
+        self.feature_range = None if feature_range is None else _feature_box(feature_range, self.n_features)
+        self.precision_bits = precision_bits
+        self.params = params or self._default_params()
         if self.params.depth < self.depth:
             raise ValueError(
                 f"{name} needs multiplicative depth {self.depth} ({self._depth_breakdown()}) but "
@@ -185,10 +212,19 @@ class EncryptedModel:
                 f"he_tf.Params.for_depth({self.depth})"
             )
         self._rotations = self._rotation_steps()  # also checks that vector-layout matrices fit the slots
-        self.feature_range = None if feature_range is None else _feature_box(feature_range, self.n_features)
         if self.feature_range is not None:
             self._check_magnitudes()
         self._function = tf.function(self._run)
+
+    def _default_params(self) -> he_tf.Params:
+        """The smallest ring for the job: sized by the largest result bound when the range is known."""
+        fallback = he_tf.Params.for_depth(self.depth)
+        if self.feature_range is None:
+            return fallback
+        low, high = self.feature_range
+        bound = max([float(np.max(np.maximum(np.abs(low), np.abs(high))))]
+                    + [row.bound for row in self.magnitudes(params=fallback)])  # bounds do not depend on params
+        return he_tf.Params.for_depth(self.depth, precision_bits=self.precision_bits, magnitude=max(bound, 1e-30))
 
     def _check_widths(self) -> None:
         width = None
@@ -341,11 +377,51 @@ class EncryptedModel:
             lo, hi = (middle, hi) if fits(half, middle) else (lo, middle)
         return centre - 2.0**lo * half, centre + 2.0**lo * half
 
-    def key_requirements(self) -> KeyRequirements:
+    def key_requirements(self, samples: int | None = None) -> KeyRequirements:
         """The parameters and exactly the Galois keys the client's key set needs for this model, and
-        the :attr:`feature_bounds` its client enforces."""
+        the :attr:`feature_bounds` its client enforces.
+
+        With ``samples`` (the client's batch size, batch layout): the block layout the cost model
+        chooses for it (:func:`blocks.choose`) and the rotations it takes; requests of that size are
+        then packed at the limit.
+        """
         bounds = None if self.feature_bounds is None else tuple(tuple(map(float, b)) for b in self.feature_bounds)
-        return KeyRequirements(self.params, self._rotations, self.layout, bounds)
+        if samples is None or not self.blockable:
+            return KeyRequirements(self.params, self._rotations, self.layout, bounds, features=self.n_features)
+        layout = self.block_layout(samples)
+        steps = tuple(sorted(layout.rotation_steps(self.steps[0].outputs))) or None
+        return KeyRequirements(self.params, steps, self.layout, bounds, samples, layout.blocks, self.n_features)
+
+    @property
+    def blockable(self) -> bool:
+        """Whether requests can come in block layout: batch layout, one Dense step, then elementwise steps."""
+        return self.layout == "batch" and all(isinstance(s, (Square, Polynomial)) for s in self.steps[1:])
+
+    def block_layout(self, samples: int) -> blocks.BlockLayout:
+        """The layout the cost model chooses for ``samples`` samples (one block if not :attr:`blockable`)."""
+        if not self.blockable:
+            return blocks.BlockLayout(samples, self.n_features, 1, self.params.slot_count)
+        return blocks.choose(samples, self.n_features, self.steps[0].outputs, self.params)
+
+    def predict_blocks(self, x: he_tf.HETensor, layout: blocks.BlockLayout) -> he_tf.HETensor:
+        """Runs the model on a request in block layout; the result packs the outputs
+        (:func:`blocks.output_shape`)."""
+        if not layout.packed:
+            return self.predict(x)
+        if not self.blockable:
+            raise ValueError(f"{self.name} cannot serve requests in block layout (layout={self.layout!r}, steps "
+                             f"{self._depth_breakdown()}); send one feature per ciphertext")
+        if layout.features != self.n_features or tuple(x.shape.as_list()) != layout.shape:
+            raise ValueError(f"{self.name}: a block-layout request of {layout.samples} samples and "
+                             f"{self.n_features} features has shape {layout.shape}, got {tuple(x.shape.as_list())}")
+        if x.layout != "batch" or x.level < self.depth:
+            raise ValueError(f"{self.name} needs a batch-layout request with {self.depth} levels, got "
+                             f"layout={x.layout!r} at level {x.level}")
+        dense = self.steps[0]
+        y = blocks.block_dense(x, layout, dense.weights, dense.bias)
+        for step in self.steps[1:]:
+            y = step.encrypted(y)
+        return y
 
     def predict(self, x: he_tf.HETensor) -> he_tf.HETensor:
         """Runs the model on encrypted samples ``x`` of shape ``(samples, features)``.
@@ -418,6 +494,8 @@ class EncryptedModel:
             lines.append(f"  sigmoid fitted on logits in [{low:.3g}, {high:.3g}], max error "
                          f"{self.approximation_error:.2g}")
         lines.append(f"  depth {self.depth}, {self.params}, layout={self.layout!r}")
+        lines.append(f"  precision about 2^-{self.params.precision_bits()} per result, integer room "
+                     f"2^{self.params.integer_bits}")
         if self.feature_range is None:
             lines.append(f"  no feature_range: results decrypt correctly for |features| < "
                          f"{self.max_feature_magnitude:.3g}")
@@ -435,7 +513,8 @@ class EncryptedModel:
 def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str = "logits",
                input_range: tuple[float, float] | None = None, data: ArrayLike | None = None, degree: int = 3,
                layout: str = "batch", params: he_tf.Params | None = None,
-               feature_range: tuple[ArrayLike, ArrayLike] | None = None, name: str = "model") -> EncryptedModel:
+               feature_range: tuple[ArrayLike, ArrayLike] | None = None, name: str = "model",
+               precision_bits: int = PRECISION_BITS) -> EncryptedModel:
     """An encrypted model from plaintext steps (:class:`Dense`, :class:`Square`, :class:`Polynomial`).
 
     Parameters
@@ -461,7 +540,10 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
     layout:
         ``"batch"`` or ``"vector"``: the input layout the model serves.
     params:
-        CKKS parameters; default ``he_tf.Params.for_depth(depth)``.
+        CKKS parameters; by default the smallest ring for the job (see
+        :class:`EncryptedModel`'s ``params``), reported by ``summary()``.
+    precision_bits:
+        Bits of precision the default parameters keep for results.
     feature_range:
         ``(low, high)``, scalars or one value per feature: the range the
         features will lie in. The compiler bounds every step's results over it
@@ -484,7 +566,7 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
         feature_range = _data_range(data)
     if output == "logits" or activation == "linear":
         return EncryptedModel(logit_steps, activation, output=output, layout=layout, params=params,
-                              feature_range=feature_range, name=name)
+                              feature_range=feature_range, name=name, precision_bits=precision_bits)
     if activation == "softmax":
         raise ValueError(
             "output='polynomial' cannot evaluate softmax on the server: it needs exp and a division across "
@@ -503,7 +585,7 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
     ]
     return EncryptedModel(server_steps, activation, output=output, layout=layout, params=params,
                           logit_steps=logit_steps, input_range=(low, high), approximation_error=error,
-                          feature_range=feature_range, name=name)
+                          feature_range=feature_range, name=name, precision_bits=precision_bits)
 
 
 def _feature_box(feature_range: tuple[ArrayLike, ArrayLike], n_features: int) -> tuple[np.ndarray, np.ndarray]:
@@ -564,7 +646,7 @@ def from_weights(weights: ArrayLike, bias: ArrayLike | None = None, activation: 
         ``"linear"``, ``"sigmoid"`` or ``"softmax"``.
     **options:
         ``output``, ``input_range``, ``data``, ``degree``, ``layout``,
-        ``params``, ``feature_range``, ``name`` as for :func:`from_steps`.
+        ``params``, ``precision_bits``, ``feature_range``, ``name`` as for :func:`from_steps`.
     """
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim == 1:

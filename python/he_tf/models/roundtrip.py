@@ -35,6 +35,7 @@ class RoundTrip:
     context_bytes: int
     request_bytes: int
     response_bytes: int
+    blocks: int = 1  # feature blocks per ciphertext in the (full-size) requests
 
     @property
     def samples_per_second(self) -> float:
@@ -57,11 +58,12 @@ def run(model: EncryptedModel, x: np.ndarray, request_size: int | None = None,
     x = np.asarray(x, dtype=np.float64)
     if request_size is None:
         request_size = model.params.slot_count if model.layout == "batch" else 1
+    planned = min(request_size, len(x))
     start = time.perf_counter()
-    client = Client.generate(model.key_requirements())
+    client = Client.generate(model.key_requirements(samples=planned))  # requests of this size: block layout
     keygen = time.perf_counter() - start
     server = Server(client.send_public_context(), model)
-    warmup = server.prepare(min(request_size, len(x)))
+    warmup = server.prepare(planned)
     times = dict(encrypt=0.0, parse=0.0, compute=0.0, serialize=0.0, decrypt=0.0)
     raw, outputs, activation, requests = [], [], "linear", 0
     for begin in range(0, len(x), request_size):
@@ -89,5 +91,5 @@ def run(model: EncryptedModel, x: np.ndarray, request_size: int | None = None,
         prediction=Prediction(np.concatenate(raw), np.concatenate(outputs), activation),
         samples=len(x), requests=requests, request_size=request_size, keygen=keygen, warmup=warmup, **times,
         context_bytes=context_bytes, request_bytes=client.traffic.sent - context_bytes,
-        response_bytes=client.traffic.received,
+        response_bytes=client.traffic.received, blocks=client.requirements.block_layout(planned, x.shape[1]).blocks,
     )

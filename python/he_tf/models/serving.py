@@ -16,13 +16,14 @@ import dataclasses
 import time
 
 import numpy as np
+import tensorflow as tf
 from numpy.typing import ArrayLike
 
 import he_tf
 from he_tf import ops
 from he_tf.keys import KeySet, PublicContext, SecretKey
 from he_tf.levels import align
-from he_tf.models import outputs, wire
+from he_tf.models import blocks, outputs, wire
 from he_tf.models.model import EncryptedModel, KeyRequirements
 
 _SECRET_TAG = b"HETFSEC2"  # SecretKey.serialize() starts with it
@@ -37,6 +38,17 @@ class Traffic:
     messages: int = 0
 
 
+@dataclasses.dataclass
+class ClientTiming:
+    """Seconds the client's last request and response took, by phase."""
+
+    pack: float = 0.0  # features to the slot layout (NumPy)
+    encrypt: float = 0.0  # encoding and encryption (HeEncryptSymmetric, parallel over ciphertexts)
+    serialize: float = 0.0  # compression and the message (HeSerialize, parallel over ciphertexts)
+    parse: float = 0.0  # the response's checks and loading
+    decrypt: float = 0.0  # decryption, decoding and unpacking
+
+
 class Client:
     """The data owner: holds the key set, encrypts features and decrypts predictions.
 
@@ -49,24 +61,29 @@ class Client:
     feature_bounds:
         ``(low, high)`` per feature (:attr:`KeyRequirements.feature_bounds`): :meth:`encrypt`
         refuses features outside, whose results could wrap around and decrypt wrong. ``None``: no check.
+    requirements:
+        The model's :class:`KeyRequirements` the keys were made for: requests of
+        their ``samples`` are sent in their block layout (at the packing limit).
     """
 
-    def __init__(self, keys: KeySet, layout: str = "batch",
-                 feature_bounds: tuple[ArrayLike, ArrayLike] | None = None) -> None:
+    def __init__(self, keys: KeySet, layout: str = "batch", feature_bounds: tuple[ArrayLike, ArrayLike] | None = None,
+                 requirements: KeyRequirements | None = None) -> None:
         if not isinstance(keys, KeySet):
             raise TypeError(f"a Client needs a KeySet (he_tf.KeySet.generate), got {type(keys).__name__}")
         self._keys = keys
         self.layout = layout
         self.feature_bounds = None if feature_bounds is None else tuple(
             np.asarray(b, dtype=np.float64) for b in feature_bounds)
+        self.requirements = requirements
         self.traffic = Traffic()
+        self.timing = ClientTiming()
 
     @classmethod
     def generate(cls, requirements: KeyRequirements | bytes) -> Client:
         """A client with fresh keys for a model's :class:`KeyRequirements` (or their JSON bytes)."""
         if isinstance(requirements, (bytes, bytearray)):
             requirements = KeyRequirements.from_json(requirements)
-        return cls(requirements.generate_keys(), requirements.layout, requirements.feature_bounds)
+        return cls(requirements.generate_keys(), requirements.layout, requirements.feature_bounds, requirements)
 
     def _check_bounds(self, x: np.ndarray) -> None:
         low, high = self.feature_bounds
@@ -96,14 +113,29 @@ class Client:
 
     def encrypt(self, x: ArrayLike) -> bytes:
         """A request: features ``(samples, features)`` encrypted and serialized."""
+        start = time.perf_counter()
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2:
             raise ValueError(f"encrypt takes features of shape (samples, features), got shape {x.shape}")
+        meta = {}
+        features = None if self.requirements is None else self.requirements.features
+        if features is not None and x.shape[1] != features:
+            raise ValueError(f"the model takes {features} features per sample, shape (samples, {features}); "
+                             f"got features of shape {x.shape}")
         if self.feature_bounds is not None:
             self._check_bounds(x)
-        # Encrypting with the secret key (the client has it) gives seeded ciphertexts: about half the bytes.
+        if self.requirements is not None and self.layout == "batch":
+            layout = self.requirements.block_layout(*x.shape)
+            if layout.packed:
+                x, meta = layout.pack(x), {"samples": layout.samples}
+        packed = time.perf_counter()
+        # Encrypting with the secret key (the client has it) gives seeded ciphertexts: about half the bytes,
+        # kept in that form up to the wire.
         x_enc = he_tf.encrypt(self._keys.public, x, layout=self.layout, secret=self._keys.secret)
-        request = wire.encode("request", x_enc, self._keys.public.key_id)
+        encrypted = time.perf_counter()
+        request = wire.encode("request", x_enc, self._keys.public.key_id, meta)
+        self.timing.pack, self.timing.encrypt = packed - start, encrypted - packed
+        self.timing.serialize = time.perf_counter() - encrypted
         self.traffic.sent += len(request)
         self.traffic.messages += 1
         return request
@@ -111,8 +143,13 @@ class Client:
     def decrypt(self, response: bytes) -> outputs.Prediction:
         """The server's response decrypted, with the output activation applied if the server did not."""
         self.traffic.received += len(response)
+        start = time.perf_counter()
         message = wire.decode(response, self._keys.public, expect="response")
+        parsed = time.perf_counter()
         raw = he_tf.decrypt(self._keys.secret, message.tensor).numpy()
+        if "samples" in message.meta:
+            raw = _unpacked(raw, message.meta, self._keys.public.params.slot_count)
+        self.timing.parse, self.timing.decrypt = parsed - start, time.perf_counter() - parsed
         activation = message.meta.get("activation", "linear")
         on_server = bool(message.meta.get("activation_on_server", True))
         return outputs.Prediction.from_raw(raw, activation, on_server)
@@ -188,25 +225,67 @@ class Server:
         zeros = np.zeros((samples, self.model.n_features))
         y = self.model.predict(he_tf.encrypt(self.public, zeros, layout=self.model.layout))
         sanitize(align(y, 0, y.scale), self.flood_bits)
+        layout = self.model.block_layout(samples)
+        if layout.packed:  # encodes the weights in block layout, if the keys have its rotations
+            try:
+                x = he_tf.encrypt(self.public, layout.pack(zeros), layout="batch")
+                y = self.model.predict_blocks(x, layout)
+                sanitize(align(y, 0, y.scale), self.flood_bits)
+            except tf.errors.InvalidArgumentError:
+                pass  # a key set without them: such requests come one feature per ciphertext
         return time.perf_counter() - start
 
     def handle(self, request: bytes) -> bytes:
         """Runs the model on one request; returns the response bytes."""
         self.traffic.received += len(request)
         start = time.perf_counter()
-        x = wire.decode(request, self.public, expect="request").tensor
+        message = wire.decode(request, self.public, expect="request")
+        x, layout = message.tensor, self._block_layout(message)
         parsed = time.perf_counter()
-        y = self.model.predict(x)
+        y = self.model.predict_blocks(x, layout)
         # The client only decrypts: drop the remaining primes first, fewer bytes to send.
         y = sanitize(align(y, 0, y.scale), self.flood_bits)  # eager: the ops have run when this returns
         computed = time.perf_counter()
         meta = {"output": self.model.output, "activation": self.model.activation,
                 "activation_on_server": self.model.activation_on_server}
+        if layout.packed:
+            meta.update(samples=layout.samples, outputs=self.model.n_outputs)
         response = wire.encode("response", y, self.public.key_id, meta)
         self.timing = ServerTiming(parsed - start, computed - parsed, time.perf_counter() - computed)
         self.traffic.sent += len(response)
         self.traffic.messages += 1
         return response
+
+    def _block_layout(self, message: wire.Message) -> blocks.BlockLayout:
+        """The request's layout: ``meta["samples"]`` samples per block, else one feature per ciphertext."""
+        shape = tuple(message.tensor.shape.as_list())
+        slots = self.public.params.slot_count
+        if "samples" not in message.meta:
+            return blocks.BlockLayout(shape[0], self.model.n_features, 1, slots)
+        samples = message.meta["samples"]
+        count, rest = divmod(shape[0], samples)
+        try:
+            if rest or len(shape) != 2:
+                raise ValueError(f"its shape {shape} is not blocks of {samples} samples")
+            layout = blocks.BlockLayout(samples, self.model.n_features, count, slots)
+            if layout.shape != shape or not layout.packed:
+                raise ValueError(f"{samples} samples of {self.model.n_features} features in {count} blocks "
+                                 f"have shape {layout.shape}, the request {shape}")
+            if not self.model.blockable:
+                raise ValueError(f"{self.model.name} does not serve the block layout; send one feature per "
+                                 "ciphertext")
+        except ValueError as e:
+            raise wire.WireFormatError(f"malformed block-layout request: {e}") from None
+        return layout
+
+
+def _unpacked(raw: np.ndarray, meta: dict, slots: int) -> np.ndarray:
+    """A decrypted block-layout response -> ``(samples, outputs)``; WireFormatError if the shape disagrees."""
+    samples, count = meta["samples"], meta.get("outputs")
+    if count is None or samples > slots or raw.shape != blocks.output_shape(samples, count, slots):
+        raise wire.WireFormatError(f"malformed block-layout response: {samples} samples and {count} outputs "
+                                   f"do not give its shape {raw.shape}")
+    return blocks.unpack_outputs(raw, samples, count, slots)
 
 
 def flooding_error(flood_bits: int | None, params: he_tf.Params) -> float:

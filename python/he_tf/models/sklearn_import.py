@@ -21,7 +21,7 @@ def from_sklearn(estimator, **options) -> EncryptedModel:
         one; the scalers are folded into the weights.
     **options:
         ``output``, ``input_range``, ``data``, ``degree``, ``layout``,
-        ``params``, ``feature_range``, ``name`` as for :func:`he_tf.models.from_steps`
+        ``params``, ``precision_bits``, ``feature_range``, ``name`` as for :func:`he_tf.models.from_steps`
         (``feature_range`` and ``data`` are in the pipeline's input units, before any scaler).
     """
     from sklearn.pipeline import Pipeline

@@ -63,9 +63,12 @@ _HEADER_KEYS = frozenset({"format", "kind", "key_id", "tensor", "lengths", "meta
 _TENSOR_KEYS = frozenset({"shape", "dtype", "layout", "packed_axis", "level", "scale", "params",
                           "ciphertext_shape"})
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
-# Response meta the client acts on, and the values each may take.
+# Meta the receiver acts on, and the values each may take; and the counts (block layout: samples per
+# block, outputs packed in a response), positive integers up to MAX_COUNT.
 _META = {"output": OUTPUT_MODES, "activation": outputs.ACTIVATIONS,
          "activation_on_server": (True, False)}
+_META_COUNTS = ("samples", "outputs")
+MAX_COUNT = 1 << 31
 
 
 class WireFormatError(ValueError):
@@ -318,4 +321,6 @@ def _meta(value: object) -> dict:
             raise _malformed(f"meta[{key!r}]", "a string, number, boolean or null", v)
         if key in _META and not any(v is a if isinstance(a, bool) else v == a for a in _META[key]):
             raise _malformed(f"meta[{key!r}]", f"one of {_META[key]}", v)
+        if key in _META_COUNTS:
+            _int(v, f"meta[{key!r}]", 1, MAX_COUNT)
     return dict(value)
