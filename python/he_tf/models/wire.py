@@ -151,6 +151,16 @@ def decode(data: bytes, public: he_tf.PublicContext, expect: str) -> Message:
     return Message(kind=expect, tensor=tensor, meta=meta)
 
 
+def key_id(data: bytes) -> int:
+    """The key-set id a message declares, from its checked header (the body is not read):
+    which public context to decode it under. :class:`WireFormatError` for a malformed header."""
+    header, _ = _split(data)
+    value = _string(header, "key_id")
+    if not _KEY_ID.fullmatch(value):
+        raise WireFormatError(f"malformed he-tf message header: key_id must be 16 hex digits, got {value!r}")
+    return int(value, 16)
+
+
 def _split(data: bytes) -> tuple[dict, bytes]:
     """(header, body): the header parsed with bounded size and nesting, its top-level keys checked."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
