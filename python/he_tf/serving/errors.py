@@ -34,6 +34,12 @@ class ResourceExhausted(ServingError):
     code, http_status = "RESOURCE_EXHAUSTED", 429
 
 
+class RequestTooLarge(ServingError, ValueError):
+    """A request past the size limit, refused unread (as gRPC refuses a message past its limit)."""
+
+    code, http_status = "RESOURCE_EXHAUSTED", 413
+
+
 class DeadlineExceeded(ServingError):
     code, http_status = "DEADLINE_EXCEEDED", 504
 

@@ -29,7 +29,7 @@ from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2
 
 from he_tf.serving import signatures
-from he_tf.serving.errors import InvalidRequest, ModelNotFound, ServingError, Unauthenticated
+from he_tf.serving.errors import InvalidRequest, ModelNotFound, RequestTooLarge, ServingError, Unauthenticated
 from he_tf.serving.metrics import CONTENT_TYPE
 from he_tf.serving.service import Service
 
@@ -74,17 +74,25 @@ def app(service: Service, token: str | None = None, workers: int = 8) -> web.App
     async def close_executor(_: web.Application) -> None:
         executor.shutdown(wait=True)
 
-    # Bodies carry base64 (4/3 of the bytes) plus a little JSON; larger ones are refused unread (413).
-    application = web.Application(client_max_size=service.limits.max_request_bytes * 4 // 3 + (1 << 16))
+    application = web.Application(client_max_size=body_limit(service.limits.max_request_bytes))
     application.router.add_get("/metrics", metrics)
     application.router.add_route("*", "/v1/models/{tail:.*}", handle)
     application.on_cleanup.append(close_executor)
     return application
 
 
+def body_limit(max_request_bytes: int) -> int:
+    """Bodies carry base64 (4/3 of the bytes) plus a little JSON; larger ones are refused unread (413)."""
+    return max_request_bytes * 4 // 3 + (1 << 16)
+
+
 async def _predict(request: web.Request, service: Service, executor) -> web.Response:
     deadline = service.deadline()
-    body = await request.read()  # past client_max_size: aiohttp answers 413 without reading the rest
+    try:
+        body = await request.read()  # past client_max_size aiohttp stops reading
+    except web.HTTPRequestEntityTooLarge:
+        raise RequestTooLarge(f"the request body is larger than the {body_limit(service.limits.max_request_bytes)} "
+                              "bytes accepted (--max-request-bytes, in base64)") from None
     signature, inputs, rows = parse_predict(body, service.limits.max_request_bytes)
     peer = request.remote or ""
     loop = asyncio.get_running_loop()
