@@ -38,14 +38,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         service = self.service
         deadline = service.deadline(context.time_remaining())
         try:
-            spec = request.model_spec
-            service.check_model(spec.name, spec.version.value if spec.HasField("version") else None)
-            signature = signatures.resolve(spec.signature_name)
-            signatures.check_inputs(signature, request.inputs.keys())
-            inputs = {name: signatures.read_tensor(name, proto, service.limits.max_request_bytes)
-                      for name, proto in request.inputs.items()}
-            if request.output_filter and set(request.output_filter) - set(signatures.SIGNATURES[signature]["outputs"]):
-                raise InvalidRequest(f"output_filter names outputs signature {signature!r} does not have")
+            signature, inputs = read_request(request, service)
             outputs = service.call("grpc", signature, inputs, deadline, context.peer())
         except ServingError as e:
             context.abort(getattr(grpc.StatusCode, e.code), str(e))
@@ -76,6 +69,19 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             signature_map.signature_def[name].CopyFrom(signature_def)
         response.metadata["signature_def"].Pack(signature_map)
         return response
+
+
+def read_request(request: predict_pb2.PredictRequest, service: Service) -> tuple[str, dict[str, bytes]]:
+    """``(signature, {input: bytes})`` of a PredictRequest, every field checked (:class:`ServingError`)."""
+    spec = request.model_spec
+    service.check_model(spec.name, spec.version.value if spec.HasField("version") else None)
+    signature = signatures.resolve(spec.signature_name)
+    signatures.check_inputs(signature, request.inputs.keys())
+    inputs = {name: signatures.read_tensor(name, proto, service.limits.max_request_bytes)
+              for name, proto in request.inputs.items()}
+    if set(request.output_filter) - set(signatures.SIGNATURES[signature]["outputs"]):
+        raise InvalidRequest(f"output_filter names outputs that signature {signature!r} does not have")
+    return signature, inputs
 
 
 class _BearerToken(grpc.ServerInterceptor):
