@@ -58,7 +58,6 @@ class _Weights(tf.Module):
         self.logit_weights = [tf.Variable(a, trainable=False) for a in _arrays(model.logit_steps)]
         n, bits, scale_bits = model.params.as_tuple()
         grid = _input_grid(model, samples)
-        self._model, self._samples = model, samples
 
         @tf.function(input_signature=[tf.TensorSpec([], tf.string), tf.TensorSpec(grid, tf.string)])
         def predict(context, ciphertexts):
