@@ -156,6 +156,8 @@ def test_hostile_requests_are_invalid_argument_and_the_next_good_one_succeeds(se
     from tests.hostile import craft
 
     a = servers["a"]
+    invalid = 'he_tf_serving_requests_total{api="grpc",code="INVALID_ARGUMENT",signature="%s"}'
+    before = sum(a.metrics().get(invalid % s, 0.0) for s in ("predict", "unreadable"))
     client = hm.Client.generate(hm.load(model_dir).key_requirements())
     good = client.encrypt(features(2, 4))
     context = client.public_context
@@ -186,6 +188,11 @@ def test_hostile_requests_are_invalid_argument_and_the_next_good_one_succeeds(se
         _raw_predict(a.grpc_address, {"request": _string(good)}, signature="train")
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert servers["a"].process.poll() is None
+    # Every refusal is counted: under its signature, or "unreadable" (clients cannot add label values).
+    after = sum(a.metrics().get(invalid % s, 0.0) for s in ("predict", "unreadable"))
+    assert after - before == len(cases) + 1
+    logged = [e for e in a.events() if e.get("event") == "request" and e["code"] == "INVALID_ARGUMENT"]
+    assert len(logged) >= len(cases) + 1
 
 
 def test_limits(servers, model_dir):

@@ -41,10 +41,11 @@ def harness():
         api, body = ("grpc" if data[0] % 2 == 0 else "rest"), data[1:]
         try:
             if api == "grpc":
-                signature, inputs = grpc_api.read_request(predict_pb2.PredictRequest.FromString(body), service)
+                request = predict_pb2.PredictRequest.FromString(body)
+                read = lambda: grpc_api.read_request(request, service)  # noqa: E731
             else:
-                signature, inputs, _ = rest_api.parse_predict(body, service.limits.max_request_bytes)
-            service.call(api, signature, inputs, time.monotonic() + 60)
+                read = lambda: rest_api.parse_predict(body, service.limits.max_request_bytes)[:2]  # noqa: E731
+            service.call(api, read, time.monotonic() + 60)
         except DecodeError:
             return
         except ServingError as e:

@@ -506,9 +506,8 @@ def _grpc_predict(env: Env, edit: Callable) -> Returned:
     for name, value in (("request", _request(env)), ("context", env.keys.public.serialize())):
         request.inputs[name].CopyFrom(signatures.make_tensor(value))
     edit(request)
-    signature, inputs = grpc_api.read_request(predict_pb2.PredictRequest.FromString(request.SerializeToString()),
-                                              service)
-    response = service.call("grpc", signature, inputs, time.monotonic() + 60)["response"]
+    received = predict_pb2.PredictRequest.FromString(request.SerializeToString())
+    response = service.call("grpc", lambda: grpc_api.read_request(received, service), time.monotonic() + 60)["response"]
     message = wire.decode(response, env.keys.public, expect="response")
     return _close(he_tf.decrypt(env.keys.secret, message.tensor).numpy(), X @ np.ones((3, 1)))
 

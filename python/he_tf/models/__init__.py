@@ -34,8 +34,8 @@ from he_tf.models.wire import WireFormatError
 
 __all__ = [
     "OUTPUT_MODES", "Client", "Dense", "EncryptedModel", "KeyRequirements", "Magnitude", "ModelFormatError",
-    "Polynomial", "PolynomialActivation", "Prediction", "RemoteClient", "Server", "ServerTiming", "Square", "Traffic", "WireFormatError",
-    "from_keras", "from_sklearn", "from_steps", "from_weights", "load",
+    "Polynomial", "PolynomialActivation", "Prediction", "RemoteClient", "Server", "ServerTiming", "Square",
+    "Traffic", "WireFormatError", "from_keras", "from_sklearn", "from_steps", "from_weights", "load",
 ]
 
 

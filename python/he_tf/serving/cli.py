@@ -37,6 +37,13 @@ def _port(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -65,9 +72,9 @@ def add_parser(commands) -> None:
                    help="serialized public contexts kept, least recently used out first (default 1g)")
     p.add_argument("--timeout", type=_positive_float, default=30.0,
                    help="seconds a request may take unless its gRPC deadline is sooner (default 30)")
-    p.add_argument("--concurrency", type=_size, default=max(1, os.cpu_count() or 1),
+    p.add_argument("--concurrency", type=_count, default=max(1, os.cpu_count() or 1),
                    help="requests running the model at once (default: the number of cores)")
-    p.add_argument("--workers", type=_size, default=8, help="threads taking requests, per API (default 8)")
+    p.add_argument("--workers", type=_count, default=8, help="threads taking requests, per API (default 8)")
     p.add_argument("--drain-seconds", type=_positive_float, default=10.0,
                    help="on SIGTERM, how long in-flight requests may take to finish (default 10)")
     p.add_argument("--flood-bits", type=int, default=None,

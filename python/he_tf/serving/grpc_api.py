@@ -38,14 +38,13 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         service = self.service
         deadline = service.deadline(context.time_remaining())
         try:
-            signature, inputs = read_request(request, service)
-            outputs = service.call("grpc", signature, inputs, deadline, context.peer())
+            outputs = service.call("grpc", lambda: read_request(request, service), deadline, context.peer())
         except ServingError as e:
             context.abort(getattr(grpc.StatusCode, e.code), str(e))
         response = predict_pb2.PredictResponse()
         response.model_spec.name = service.name
         response.model_spec.version.value = 1
-        response.model_spec.signature_name = signature
+        response.model_spec.signature_name = signatures.resolve(request.model_spec.signature_name)
         for name, value in outputs.items():
             response.outputs[name].CopyFrom(signatures.make_tensor(value))
         return response

@@ -93,12 +93,16 @@ async def _predict(request: web.Request, service: Service, executor) -> web.Resp
     except web.HTTPRequestEntityTooLarge:
         raise RequestTooLarge(f"the request body is larger than the {body_limit(service.limits.max_request_bytes)} "
                               "bytes accepted (--max-request-bytes, in base64)") from None
-    signature, inputs, rows = parse_predict(body, service.limits.max_request_bytes)
-    peer = request.remote or ""
+    parsed = {}
+
+    def read() -> tuple[str, dict[str, bytes]]:
+        parsed["signature"], parsed["inputs"], parsed["rows"] = parse_predict(body, service.limits.max_request_bytes)
+        return parsed["signature"], parsed["inputs"]
+
     loop = asyncio.get_running_loop()
-    outputs = await loop.run_in_executor(executor, service.call, "rest", signature, inputs, deadline, peer)
+    outputs = await loop.run_in_executor(executor, service.call, "rest", read, deadline, request.remote or "")
     encoded = {name: {"b64": base64.b64encode(value).decode()} for name, value in outputs.items()}
-    if rows:
+    if parsed["rows"]:
         return web.json_response({"predictions": [encoded]})
     return web.json_response({"outputs": next(iter(encoded.values())) if len(encoded) == 1 else encoded})
 

@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import threading
 import time
+from typing import Callable
 
 from he_tf.models import wire
 from he_tf.models.model import EncryptedModel
@@ -79,16 +80,20 @@ class Service:
         seconds = self.limits.timeout if client_seconds is None else min(client_seconds, self.limits.timeout)
         return time.monotonic() + seconds
 
-    def call(self, api: str, signature: str, inputs: dict[str, bytes], deadline: float,
+    def call(self, api: str, read: Callable[[], tuple[str, dict[str, bytes]]], deadline: float,
              peer: str = "") -> dict[str, bytes]:
-        """Runs one request: the outputs by name, or a :class:`ServingError` (counted and logged either way)."""
+        """Runs one request: the outputs by name, or a :class:`ServingError` (counted and logged either way).
+
+        ``read()`` gives the request's ``(signature, {input: bytes})`` from the front end's message,
+        raising :class:`ServingError` for a malformed one (counted and logged like any other).
+        """
         start = time.perf_counter()
-        received = sum(len(v) for v in inputs.values())
-        code, outputs, key_id = "OK", {}, None
+        code, outputs, key_id, signature, inputs = "OK", {}, None, "unreadable", {}
         self.metrics.in_flight.inc()
         try:
             if self.draining:
                 raise Unavailable("this server is shutting down; send the request to another replica")
+            signature, inputs = read()
             signature = signatures.resolve(signature)
             signatures.check_inputs(signature, inputs)
             if signature == signatures.KEY_REQUIREMENTS:
@@ -101,22 +106,24 @@ class Service:
             raise
         except Exception as e:  # noqa: BLE001  (logged with its traceback, answered INTERNAL, never a crash)
             code = "INTERNAL"
-            log.exception("internal error", extra={"fields": {"api": api, "signature": signature}})
+            log.exception("internal error", extra={"fields": {"api": api}})
             raise ServingError(f"internal error: {type(e).__name__}") from None
         finally:
             seconds = time.perf_counter() - start
-            sent = sum(len(v) for v in outputs.values())
+            received, sent = (sum(len(v) for v in d.values()) for d in (inputs, outputs))
+            # Bounded label values: a request whose signature and inputs could not be read is "unreadable".
+            label = signature if signature in signatures.SIGNATURES else "unreadable"
             m = self.metrics
             m.in_flight.dec()
-            m.requests.labels(api, signature[:40], code).inc()
-            m.latency.labels(api, signature[:40]).observe(seconds)
+            m.requests.labels(api, label, code).inc()
+            m.latency.labels(api, label).observe(seconds)
             m.bytes.labels("received").inc(received)
             m.bytes.labels("sent").inc(sent)
             m.contexts.set(len(self.contexts))
             m.context_bytes.set(self.contexts.bytes)
             m.evictions.set(self.contexts.evictions)
             log.info("request", extra={"fields": {
-                "api": api, "signature": signature[:40], "code": code, "ms": round(seconds * 1e3, 2),
+                "api": api, "signature": label, "code": code, "ms": round(seconds * 1e3, 2),
                 "bytes_in": received, "bytes_out": sent, "key_id": None if key_id is None else f"{key_id:016x}",
                 "peer": peer}})
 
