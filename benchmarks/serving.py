@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     import he_tf.models as hm
     from he_tf.serving import signatures
 
+    load_before = os.getloadavg()[0]
     rng = np.random.default_rng(0)
     model = hm.from_weights(rng.normal(size=(FEATURES, 1)) / np.sqrt(FEATURES), [0.1], "sigmoid",
                             feature_range=(-3, 3), name="bench")
@@ -178,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
               "model": {"features": FEATURES, "samples_per_request": SAMPLES, "params": str(model.params),
                         "layout": model.layout},
               "clients": args.clients, "requests_per_client": args.requests,
+              "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
               "context_bytes_once_per_client": int(np.mean(context_bytes)), "rows": rows}
     v = described["versions"]
     lines = [
@@ -190,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         "same request bytes in every mode, every response decrypted and checked. Server and clients share "
         f"the machine's cores (loopback). Each client's public context "
         f"({result['context_bytes_once_per_client']} bytes) is sent once, with its first request, outside "
-        "the timed runs.", "",
+        f"the timed runs. 1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (the "
+        "cores are shared: ratios measured in the same run are the numbers to read).", "",
         "| mode | callers | requests/s | p50 ms | p99 ms | bytes/request | throughput vs in-process | "
         "bytes vs in-process |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
