@@ -310,6 +310,11 @@ def test_sigterm_drains_and_exits_cleanly(servers):
         thread.join(timeout=30)
     events = [e["event"] for e in a.events()]
     assert events.index("draining") < events.index("stopped")
+    # Every request the server answered (in flight at SIGTERM included) reached the client: none lost.
+    answered = [e for e in a.events() if e.get("event") == "request" and e["code"] == "OK"]
+    assert answered[-1]["key_id"] == f"{client.client._keys.public.key_id:016x}"
+    assert sum(1 for e in answered if e["key_id"] == answered[-1]["key_id"]) == sum(
+        1 for r in results if not isinstance(r, Exception))
     # Requests before the drain were answered; the one after (if any) was refused as unavailable, not broken.
     assert any(not isinstance(r, Exception) for r in results)
     assert all(r.code == "UNAVAILABLE" for r in results if isinstance(r, Exception))
