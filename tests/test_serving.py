@@ -209,6 +209,7 @@ def test_limits(servers, model_dir):
     status, _ = rest(f"{d.rest_url}/v1/models/scores:predict",
                      {"inputs": {"request": {"b64": base64.b64encode(bytes(3 << 20)).decode()}}})
     assert status == 413
+    assert d.metrics()['he_tf_serving_requests_total{api="rest",code="RESOURCE_EXHAUSTED",signature="unreadable"}'] == 1
     # The context cache holds 1200 KiB: two key sets' contexts, not three; the least recently used goes.
     clients = [hm.RemoteClient(d.grpc_address) for _ in range(3)]
     size = len(clients[0].client.public_context)

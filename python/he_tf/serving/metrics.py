@@ -1,4 +1,8 @@
-"""What a user scrapes (``GET /metrics`` on the REST port, Prometheus' text format)."""
+"""What a user scrapes (``GET /metrics`` on the REST port, Prometheus' text format).
+
+Every request that reaches the service is counted, refusals included; gRPC's own refusals (a message past
+its size limit, a call without the bearer token) happen before it and are not.
+"""
 
 from __future__ import annotations
 

@@ -88,14 +88,18 @@ def body_limit(max_request_bytes: int) -> int:
 
 async def _predict(request: web.Request, service: Service, executor) -> web.Response:
     deadline = service.deadline()
+    refused = None
     try:
         body = await request.read()  # past client_max_size aiohttp stops reading
     except web.HTTPRequestEntityTooLarge:
-        raise RequestTooLarge(f"the request body is larger than the {body_limit(service.limits.max_request_bytes)} "
-                              "bytes accepted (--max-request-bytes, in base64)") from None
+        body, refused = b"", RequestTooLarge(f"the request body is larger than the "
+                                             f"{body_limit(service.limits.max_request_bytes)} bytes accepted "
+                                             "(--max-request-bytes, in base64)")
     parsed = {}
 
-    def read() -> tuple[str, dict[str, bytes]]:
+    def read() -> tuple[str, dict[str, bytes]]:  # in Service.call, so refusals are counted and logged too
+        if refused is not None:
+            raise refused
         parsed["signature"], parsed["inputs"], parsed["rows"] = parse_predict(body, service.limits.max_request_bytes)
         return parsed["signature"], parsed["inputs"]
 
