@@ -45,3 +45,18 @@ def test_demo_names_the_extra_it_needs(monkeypatch, capsys):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tqdm" else real(name, *a))
     assert cli.main(["demo"]) == 2
     assert "needs tqdm: pip install 'he-tf[demo]'" in capsys.readouterr().err
+
+
+def test_serving_names_the_extra_it_needs(monkeypatch, capsys):
+    import he_tf.models as hm
+
+    monkeypatch.setitem(sys.modules, "grpc", None)  # as if the serving extra were not installed
+    monkeypatch.delitem(sys.modules, "he_tf.serving.client", raising=False)
+    assert cli.main(["serve", "any-model"]) == 2
+    assert "needs grpc: pip install 'he-tf[serving]'" in capsys.readouterr().err
+    try:
+        hm.RemoteClient
+    except ModuleNotFoundError as e:
+        assert "needs grpc: pip install 'he-tf[serving]'" in str(e)
+    else:
+        raise AssertionError("RemoteClient imported without grpc")

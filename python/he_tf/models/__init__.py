@@ -42,7 +42,9 @@ __all__ = [
 def __getattr__(name: str):
     # The network client needs gRPC (the "serving" extra): imported on first use only.
     if name == "RemoteClient":
-        from he_tf.serving.client import RemoteClient
-
+        try:
+            from he_tf.serving.client import RemoteClient
+        except ModuleNotFoundError as e:
+            raise ModuleNotFoundError(f"RemoteClient needs {e.name}: pip install 'he-tf[serving]'") from e
         return RemoteClient
     raise AttributeError(f"module 'he_tf.models' has no attribute {name!r}")

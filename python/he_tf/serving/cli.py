@@ -82,6 +82,11 @@ def add_parser(commands) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    try:
+        import aiohttp, grpc, grpc_health, prometheus_client, tensorflow_serving  # noqa: E401, F401
+    except ModuleNotFoundError as e:
+        print(f"error: python -m he_tf serve needs {e.name}: pip install 'he-tf[serving]'", file=sys.stderr)
+        return 2
     from he_tf.serving import server
 
     if (args.tls_cert is None) != (args.tls_key is None):
