@@ -6,6 +6,7 @@
 >>> he_tf.decrypt(keys.secret, x + x)  # ~ [2.0, 4.0, 6.0]
 """
 
+from he_tf import _tf_import  # noqa: F401  (first: TensorFlow's start-up lines once)
 from he_tf import approx  # noqa: F401
 from he_tf.encryption import decrypt, encrypt
 from he_tf.keys import KeySet, PublicContext, SecretKey
@@ -29,3 +30,14 @@ __all__ = [
     *_routing.FUNCTIONS,
 ]
 __version__ = "0.1.0"
+
+# Subpackages as attributes on first use (he_tf.models, he_tf.serving), without importing them here.
+_LAZY = ("models", "serving")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"he_tf.{name}")
+    raise AttributeError(f"module 'he_tf' has no attribute {name!r}")

@@ -1,8 +1,10 @@
-"""Command line: ``python -m he_tf demo`` (what ``make demo`` runs) and ``python -m he_tf serve-player``."""
+"""Command line: ``python -m he_tf demo`` (what ``make demo`` runs), ``python -m he_tf serve`` (a saved model
+over TF Serving's API) and ``python -m he_tf serve-player``."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 
 DEMO_DESCRIPTION = """\
@@ -100,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "sockets in DIR (yours, mode 0700): DIR/<job>-<task>.sock for this server, the other "
                        "tasks' sockets for them; every address in the config must be 127.0.0.1:PORT and the "
                        "config needs a \"driver\" address")
+    from he_tf.serving.cli import add_parser
+
+    add_parser(commands)
     return parser
 
 
@@ -173,6 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve-player":
         return serve_player(args.config, args.player, args.private_network)
+    if args.command == "serve":
+        from he_tf.serving import cli
+
+        return cli.main(args)
+    missing = [name for module, name in (("sklearn", "scikit-learn"), ("tqdm", "tqdm"))
+               if importlib.util.find_spec(module) is None]
+    if missing:
+        print(f"error: the demo needs {' and '.join(missing)}: pip install 'he-tf[demo]'", file=sys.stderr)
+        return 2
     from he_tf.models import demo
 
     options = demo.Options(datasets=tuple(args.datasets), layout=args.layout, output=args.output,

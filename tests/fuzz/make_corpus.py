@@ -44,6 +44,7 @@ def make(root: Path) -> None:
         "fuzz_secret_key",
         "fuzz_wire",
         "fuzz_plaintext",
+        "fuzz_serving_request",
     ):
         shutil.rmtree(root / sub, ignore_errors=True)
     keys = he_tf.KeySet.generate(params, rotations=[1])
@@ -134,7 +135,44 @@ def make(root: Path) -> None:
             "huge-shape": craft.wire_huge_shape(request, 1 << 10, params.slot_count),
         },
     )
+    serving_seeds(root / "fuzz_serving_request")
+
+
+def serving_seeds(folder: Path) -> None:
+    """PredictRequests (first byte 0) and REST bodies (first byte 1), each with its own public context."""
+    import base64
+    import json
+
+    import he_tf
+    from he_tf.models import wire
+    from he_tf.serving import signatures
+    from tensorflow_serving.apis import predict_pb2
+    from tests.fuzz.fuzz_serving_request import PARAMS
+
+    keys = he_tf.KeySet.generate(he_tf.Params(*PARAMS), rotations=None)
+    message = wire.encode("request", he_tf.encrypt(keys.public, np.ones((3, 4)), secret=keys.secret),
+                          keys.public.key_id)
+    context = keys.public.serialize()
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "fuzzed"
+    request.model_spec.signature_name = "predict"
+    for name, value in (("request", message), ("context", context)):
+        request.inputs[name].CopyFrom(signatures.make_tensor(value))
+    only_request = predict_pb2.PredictRequest()
+    only_request.CopyFrom(request)
+    del only_request.inputs["context"]
+    body = {"inputs": {"request": {"b64": base64.b64encode(message).decode()},
+                       "context": {"b64": base64.b64encode(context).decode()}}}
+    _write(folder, {
+        "valid-grpc": b"\0" + request.SerializeToString(),
+        "grpc-without-context": b"\0" + only_request.SerializeToString(),
+        "valid-rest": b"\1" + json.dumps(body).encode(),
+        "rest-nested": b"\1" + b'{"inputs":' + b"[" * 40 + b"]" * 40 + b"}",
+    })
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serving"]:  # only the serving seeds (the others keep their committed keys)
+        serving_seeds(CORPUS / "fuzz_serving_request")
+        sys.exit()
     make(Path(sys.argv[1]) if len(sys.argv) > 1 else CORPUS)

@@ -500,6 +500,75 @@ def wire_nested_json(env: Env) -> Returned:
 
 
 # ---------------------------------------------------------------------------------------------------
+# The server's front ends (python -m he_tf serve): TF Serving's PredictRequest and REST bodies
+
+
+def _service(env: Env):
+    from he_tf.serving.service import Limits, Service
+
+    model = he_tf.models.from_weights(np.ones((3, 1)), None, params=PARAMS, name="hostile")
+    return Service(model, "hostile", Limits(max_request_bytes=1 << 20))
+
+
+def _grpc_predict(env: Env, edit: Callable) -> Returned:
+    """A PredictRequest with the request (and its context) edited by ``edit``, read and run."""
+    import time
+
+    from he_tf.serving import grpc_api, signatures
+    from tensorflow_serving.apis import predict_pb2
+
+    service = _service(env)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.signature_name = "predict"
+    for name, value in (("request", _request(env)), ("context", env.keys.public.serialize())):
+        request.inputs[name].CopyFrom(signatures.make_tensor(value))
+    edit(request)
+    received = predict_pb2.PredictRequest.FromString(request.SerializeToString())
+    response = service.call("grpc", lambda: grpc_api.read_request(received, service), time.monotonic() + 60)["response"]
+    message = wire.decode(response, env.keys.public, expect="response")
+    return _close(he_tf.decrypt(env.keys.secret, message.tensor).numpy(), X @ np.ones((3, 1)))
+
+
+def serving_many_strings(env: Env) -> Returned:
+    def edit(request):
+        request.inputs["request"].string_val.extend([b""] * 200_000)
+    return _grpc_predict(env, edit)
+
+
+def serving_huge_tensor_shape(env: Env) -> Returned:
+    def edit(request):
+        request.inputs["request"].tensor_shape.dim.add(size=1 << 40)
+    return _grpc_predict(env, edit)
+
+
+def serving_huge_wire_shape(env: Env) -> Returned:
+    def edit(request):
+        message = request.inputs["request"].string_val[0]
+        request.inputs["request"].string_val[0] = craft.wire_huge_shape(message, 1 << 27, PARAMS.slot_count)
+    return _grpc_predict(env, edit)
+
+
+def serving_other_key_set_context(env: Env) -> Returned:
+    def edit(request):
+        request.inputs["context"].string_val[0] = env.other.public.serialize()
+    return _grpc_predict(env, edit)
+
+
+def serving_rest_nested_json(env: Env) -> Returned:
+    from he_tf.serving import rest_api
+
+    rest_api.parse_predict(b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 1 << 20)
+    return Returned(False, "a nested body was accepted")
+
+
+def serving_rest_oversized_base64(env: Env) -> Returned:
+    from he_tf.serving import rest_api
+
+    rest_api.parse_predict(b'{"inputs": {"request": {"b64": "' + b"A" * (8 << 20) + b'"}}}', 1 << 20)
+    return Returned(False, "an input past the limit was decoded")
+
+
+# ---------------------------------------------------------------------------------------------------
 # Near-valid ciphertexts
 
 
@@ -661,6 +730,12 @@ CASES: dict[str, Case] = {
         Case("wire-nested-json", wire_nested_json, VALUE, defect="RecursionError"),
         Case("features-past-bounds", features_past_bounds, VALUE, defect="800^2 -> -408576"),
         Case("key-requirements-nested-json", key_requirements_nested_json, VALUE, defect="RecursionError"),
+        Case("serving-many-strings", serving_many_strings, VALUE),
+        Case("serving-huge-tensor-shape", serving_huge_tensor_shape, VALUE),
+        Case("serving-huge-wire-shape", serving_huge_wire_shape, VALUE, defect="2^27 x 3 samples claimed: GBs"),
+        Case("serving-other-key-set-context", serving_other_key_set_context, VALUE),
+        Case("serving-rest-nested-json", serving_rest_nested_json, VALUE, defect="RecursionError"),
+        Case("serving-rest-oversized-base64", serving_rest_oversized_base64, VALUE, defect="decodes 6 MiB"),
         # near-valid
         Case("ntt-form-cleared", ntt_form_cleared, OP_ERROR, may_return=True),
         Case("size3-multiply", size3_multiply, OP_ERROR, may_return=True),

@@ -11,10 +11,12 @@ A model owner serves predictions on data it never sees::
     prediction.outputs, prediction.labels()
 
 ``model.predict(x_enc)`` also runs directly on an HETensor inside TensorFlow.
-See docs/tutorial-inference.md.
+See docs/tutorial-inference.md. ``model.save(path)`` and ``load(path)`` keep a model on disk;
+``python -m he_tf serve PATH`` serves it over the network to a :class:`RemoteClient` (docs/serving.md).
 """
 
 from he_tf.models.activations import PolynomialActivation
+from he_tf.models.artifact import ModelFormatError, load
 from he_tf.models.keras_import import from_keras
 from he_tf.models.model import (
     OUTPUT_MODES,
@@ -31,7 +33,19 @@ from he_tf.models.steps import Dense, Polynomial, Square
 from he_tf.models.wire import WireFormatError
 
 __all__ = [
-    "OUTPUT_MODES", "Client", "Dense", "EncryptedModel", "KeyRequirements", "Magnitude", "Polynomial",
-    "ClientTiming", "PolynomialActivation", "Prediction", "Server", "ServerTiming", "Square", "Traffic", "WireFormatError",
-    "from_keras", "from_sklearn", "from_steps", "from_weights",
+    "OUTPUT_MODES", "Client", "ClientTiming", "Dense", "EncryptedModel", "KeyRequirements", "Magnitude",
+    "ModelFormatError", "Polynomial", "PolynomialActivation", "Prediction", "RemoteClient", "Server",
+    "ServerTiming", "Square", "Traffic", "WireFormatError", "from_keras", "from_sklearn", "from_steps",
+    "from_weights", "load",
 ]
+
+
+def __getattr__(name: str):
+    # The network client needs gRPC (the "serving" extra): imported on first use only.
+    if name == "RemoteClient":
+        try:
+            from he_tf.serving.client import RemoteClient
+        except ModuleNotFoundError as e:
+            raise ModuleNotFoundError(f"RemoteClient needs {e.name}: pip install 'he-tf[serving]'") from e
+        return RemoteClient
+    raise AttributeError(f"module 'he_tf.models' has no attribute {name!r}")

@@ -482,6 +482,13 @@ class EncryptedModel:
         """Decrypted server output to a :class:`Prediction` (applies the activation if the server did not)."""
         return outputs.Prediction.from_raw(raw, self.activation, self.activation_on_server)
 
+    def save(self, path, samples: int | None = None) -> None:
+        """Writes the model to the directory ``path``: a TensorFlow SavedModel plus the metadata a server
+        needs (:func:`he_tf.models.artifact.save`); :func:`he_tf.models.load` reads it back."""
+        from he_tf.models import artifact
+
+        artifact.save(self, path, samples)
+
     def summary(self) -> str:
         """A few lines: steps, depth, parameters, layout and output mode."""
         lines = [f"{self.name}: {self.n_features} features -> {self.n_outputs} output(s), {self.activation}"]

@@ -133,9 +133,7 @@ def decode(data: bytes, public: he_tf.PublicContext, expect: str) -> Message:
     kind = header["kind"]
     if kind != expect:
         raise WireFormatError(f"expected an he-tf {expect}, got a {kind!r} message")
-    key_id = _string(header, "key_id")
-    if not _KEY_ID.fullmatch(key_id):
-        raise WireFormatError(f"malformed he-tf message header: key_id must be 16 hex digits, got {key_id!r}")
+    key_id = _key_id(header)
     if key_id != f"{public.key_id:016x}":
         raise WireFormatError(f"the {expect} was encrypted under key set {key_id}, but this side holds the "
                               f"public context of key set {public.key_id:016x}")
@@ -152,6 +150,19 @@ def decode(data: bytes, public: he_tf.PublicContext, expect: str) -> Message:
     except ValueError as e:
         raise WireFormatError(f"cannot load the {expect}'s ciphertexts: {e}") from None
     return Message(kind=expect, tensor=tensor, meta=meta)
+
+
+def key_id(data: bytes) -> int:
+    """The key-set id a message declares, from its checked header (the body is not read):
+    which public context to decode it under. :class:`WireFormatError` for a malformed header."""
+    return int(_key_id(_split(data)[0]), 16)
+
+
+def _key_id(header: dict) -> str:
+    value = _string(header, "key_id")
+    if not _KEY_ID.fullmatch(value):
+        raise WireFormatError(f"malformed he-tf message header: key_id must be 16 hex digits, got {value!r}")
+    return value
 
 
 def _split(data: bytes) -> tuple[dict, bytes]:
