@@ -1,16 +1,12 @@
 // The kernel skeleton: every op that takes a public context is a REGISTER_OP
-// plus one function, its plan. The skeleton's Compute reads the context,
-// calls the plan (which checks the inputs and binds the per-element work),
-// allocates the output and runs the elements on TF's worker threads.
+// plus one plan function. Kernel<plan>::Compute reads the context, calls the
+// plan (which checks this call's inputs and attributes and binds the work of
+// one output element), allocates output 0 and runs the elements on TF's CPU
+// worker threads. Example and rules: docs/architecture.md, "Kernels".
 //
-//   auto HeNegate(const Call& call) {
-//     return MapCiphertexts(call, call.Ciphertexts("a"), kCiphertextCost,
-//                           [&pc = call.pc()](const seal::Ciphertext& ct) { return Negate(pc, ct); });
-//   }
-//   HE_REGISTER_KERNEL(HeNegate);
-//
-// A plan throws std::invalid_argument for bad inputs (the message gets the
-// op's name in front) or StatusError for a status already worded in full.
+// A plan throws std::invalid_argument for a bad input (the op's name is put
+// in front of the message) or StatusError for a status worded in full; so do
+// the element functions, on any thread.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +23,7 @@
 namespace he_tf {
 
 // What a plan sees of one call: the context, the inputs and the attributes.
+// Everything it returns lives until the call ends, so elements may refer to it.
 class Call {
  public:
   Call(tensorflow::OpKernelContext* ctx, const PublicContext& pc) : ctx_(ctx), pc_(pc) {}

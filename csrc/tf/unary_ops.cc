@@ -44,6 +44,14 @@ REGISTER_OP("HeModSwitch")
     .SetShapeFn(SameShapeAsA)
     .Doc("Moves a down to `level` without changing its scale.");
 
+auto HeModSwitch(const Call& call) {
+  const Tensor& a = call.Ciphertexts("a");
+  const int level = call.Attr<int>("level");
+  return MapCiphertexts(call, a, kCiphertextCost / 10,
+                        [&pc = call.pc(), level](const seal::Ciphertext& ct) { return ModSwitchTo(pc, ct, level); });
+}
+HE_REGISTER_KERNEL(HeModSwitch);
+
 REGISTER_OP("HeRotate")
     .Input("context: variant")
     .Input("a: variant")
@@ -51,6 +59,14 @@ REGISTER_OP("HeRotate")
     .Output("result: variant")
     .SetShapeFn(SameShapeAsA)
     .Doc("Rotates the slots of every ciphertext left by `steps` (negative: right), cyclically over all slots.");
+
+auto HeRotate(const Call& call) {
+  const Tensor& a = call.Ciphertexts("a");
+  const int steps = call.Attr<int>("steps");
+  return MapCiphertexts(call, a, kCiphertextCost,
+                        [&pc = call.pc(), steps](const seal::Ciphertext& ct) { return Rotate(pc, ct, steps); });
+}
+HE_REGISTER_KERNEL(HeRotate);
 
 REGISTER_OP("HeSumSlots")
     .Input("context: variant")
@@ -61,34 +77,13 @@ REGISTER_OP("HeSumSlots")
     .Doc("Slot 0 of each result holds the sum of the first num_values slots (which must be followed by zeros), "
          "every other slot zero: for num_values > 1 a mask multiply clears the partial sums (one level).");
 
-REGISTER_OP("HeRerandomize")
-    .Input("context: variant")
-    .Input("a: variant")
-    .Attr("flood_bits: int >= 0 = 0")
-    .Output("result: variant")
-    .SetIsStateful()  // randomized: never folded or deduplicated
-    .SetShapeFn(SameShapeAsA)
-    .Doc("a plus a fresh public-key encryption of zero at a's level and scale (same values, fresh randomness); "
-         "flood_bits > 0 also adds noise uniform in [-2^flood_bits, 2^flood_bits] to every coefficient.");
-
-auto HeModSwitch(const Call& call) {
-  const Tensor& a = call.Ciphertexts("a");
-  return MapCiphertexts(call, a, kCiphertextCost / 10, [&pc = call.pc(), level = call.Attr<int>("level")](
-                                                           const seal::Ciphertext& ct) { return ModSwitchTo(pc, ct, level); });
-}
-
-auto HeRotate(const Call& call) {
-  const Tensor& a = call.Ciphertexts("a");
-  return MapCiphertexts(call, a, kCiphertextCost, [&pc = call.pc(), steps = call.Attr<int>("steps")](
-                                                      const seal::Ciphertext& ct) { return Rotate(pc, ct, steps); });
-}
-
 auto HeSumSlots(const Call& call) {
   const Tensor& a = call.Ciphertexts("a");
   const auto n = static_cast<std::size_t>(call.Attr<int>("num_values"));
   return MapCiphertexts(call, a, kCiphertextCost * 10,
                         [&pc = call.pc(), n](const seal::Ciphertext& ct) { return SumSlots(pc, ct, n); });
 }
+HE_REGISTER_KERNEL(HeSumSlots);
 
 // Sanitizes a ciphertext before it leaves its evaluator: the encryption of
 // zero re-randomizes both components (the mask component would otherwise be a
@@ -108,17 +103,23 @@ seal::Ciphertext Rerandomize(const PublicContext& pc, const seal::Ciphertext& ct
   return out;
 }
 
+REGISTER_OP("HeRerandomize")
+    .Input("context: variant")
+    .Input("a: variant")
+    .Attr("flood_bits: int >= 0 = 0")
+    .Output("result: variant")
+    .SetIsStateful()  // randomized: never folded or deduplicated
+    .SetShapeFn(SameShapeAsA)
+    .Doc("a plus a fresh public-key encryption of zero at a's level and scale (same values, fresh randomness); "
+         "flood_bits > 0 also adds noise uniform in [-2^flood_bits, 2^flood_bits] to every coefficient.");
+
 auto HeRerandomize(const Call& call) {
   const Tensor& a = call.Ciphertexts("a");
-  return MapCiphertexts(call, a, kCiphertextCost, [&pc = call.pc(), flood_bits = call.Attr<int>("flood_bits")](
-                                                      const seal::Ciphertext& ct) {
+  const int flood_bits = call.Attr<int>("flood_bits");
+  return MapCiphertexts(call, a, kCiphertextCost, [&pc = call.pc(), flood_bits](const seal::Ciphertext& ct) {
     return Rerandomize(pc, ct, flood_bits);
   });
 }
-
-HE_REGISTER_KERNEL(HeModSwitch);
-HE_REGISTER_KERNEL(HeRotate);
-HE_REGISTER_KERNEL(HeSumSlots);
 HE_REGISTER_KERNEL(HeRerandomize);
 
 // ---- with tensor inputs ---------------------------------------------------------
@@ -136,8 +137,8 @@ REGISTER_OP("HeAlign")
 auto HeAlign(const Call& call) {
   const Tensor& a = call.Ciphertexts("a");
   const double scale = call.Scalar("scale");
-  return MapCiphertexts(call, a, kCiphertextCost / 10, [&pc = call.pc(), level = call.Attr<int>("level"), scale](
-                                                           const seal::Ciphertext& ct) {
+  const int level = call.Attr<int>("level");
+  return MapCiphertexts(call, a, kCiphertextCost / 10, [&pc = call.pc(), level, scale](const seal::Ciphertext& ct) {
     return AlignTo(pc, ct, level, scale);
   });
 }
@@ -157,12 +158,12 @@ auto HePolyval(const Call& call) {
   const Tensor& a = call.Ciphertexts("a");
   const Tensor& coeffs = call.Input("coeffs");
   if (coeffs.dims() != 1 || coeffs.NumElements() == 0) throw std::invalid_argument("coeffs must be a non-empty vector");
-  const double* c = coeffs.flat<double>().data();
-  return MapCiphertexts(call, a, kCiphertextCost * 10,
-                        [&pc = call.pc(), c = std::vector<double>(c, c + coeffs.NumElements()),
-                         n = static_cast<std::size_t>(call.Attr<int>("num_values"))](const seal::Ciphertext& ct) {
-                          return PolyEval(pc, ct, c, n);
-                        });
+  const double* first = coeffs.flat<double>().data();
+  std::vector<double> c(first, first + coeffs.NumElements());
+  const auto n = static_cast<std::size_t>(call.Attr<int>("num_values"));
+  return MapCiphertexts(call, a, kCiphertextCost * 10, [&pc = call.pc(), c = std::move(c), n](const seal::Ciphertext& ct) {
+    return PolyEval(pc, ct, c, n);
+  });
 }
 HE_REGISTER_KERNEL(HePolyval);
 
