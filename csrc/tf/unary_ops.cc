@@ -36,6 +36,16 @@ HE_SIMPLE_UNARY(HeRescale, Rescale, "Rescales a to the next level, dividing its 
 
 // ---- with an integer attribute ---------------------------------------------------
 
+using CipherIntFn = seal::Ciphertext (*)(const PublicContext&, const seal::Ciphertext&, int);
+
+// fn(ciphertext, the op's integer attribute `attr`) for every ciphertext of a.
+auto CipherIntAttr(const Call& call, const char* attr, CipherIntFn fn, std::int64_t cost) {
+  const Tensor& a = call.Ciphertexts("a");
+  const int value = call.Attr<int>(attr);
+  return MapCiphertexts(call, a, cost,
+                        [&pc = call.pc(), fn, value](const seal::Ciphertext& ct) { return fn(pc, ct, value); });
+}
+
 REGISTER_OP("HeModSwitch")
     .Input("context: variant")
     .Input("a: variant")
@@ -44,12 +54,7 @@ REGISTER_OP("HeModSwitch")
     .SetShapeFn(SameShapeAsA)
     .Doc("Moves a down to `level` without changing its scale.");
 
-auto HeModSwitch(const Call& call) {
-  const Tensor& a = call.Ciphertexts("a");
-  const int level = call.Attr<int>("level");
-  return MapCiphertexts(call, a, kCiphertextCost / 10,
-                        [&pc = call.pc(), level](const seal::Ciphertext& ct) { return ModSwitchTo(pc, ct, level); });
-}
+auto HeModSwitch(const Call& call) { return CipherIntAttr(call, "level", ModSwitchTo, kCiphertextCost / 10); }
 HE_REGISTER_KERNEL(HeModSwitch);
 
 REGISTER_OP("HeRotate")
@@ -60,12 +65,7 @@ REGISTER_OP("HeRotate")
     .SetShapeFn(SameShapeAsA)
     .Doc("Rotates the slots of every ciphertext left by `steps` (negative: right), cyclically over all slots.");
 
-auto HeRotate(const Call& call) {
-  const Tensor& a = call.Ciphertexts("a");
-  const int steps = call.Attr<int>("steps");
-  return MapCiphertexts(call, a, kCiphertextCost,
-                        [&pc = call.pc(), steps](const seal::Ciphertext& ct) { return Rotate(pc, ct, steps); });
-}
+auto HeRotate(const Call& call) { return CipherIntAttr(call, "steps", Rotate, kCiphertextCost); }
 HE_REGISTER_KERNEL(HeRotate);
 
 REGISTER_OP("HeSumSlots")
@@ -77,12 +77,10 @@ REGISTER_OP("HeSumSlots")
     .Doc("Slot 0 of each result holds the sum of the first num_values slots (which must be followed by zeros), "
          "every other slot zero: for num_values > 1 a mask multiply clears the partial sums (one level).");
 
-auto HeSumSlots(const Call& call) {
-  const Tensor& a = call.Ciphertexts("a");
-  const auto n = static_cast<std::size_t>(call.Attr<int>("num_values"));
-  return MapCiphertexts(call, a, kCiphertextCost * 10,
-                        [&pc = call.pc(), n](const seal::Ciphertext& ct) { return SumSlots(pc, ct, n); });
+seal::Ciphertext SumSlotsTo(const PublicContext& pc, const seal::Ciphertext& ct, int n) {
+  return SumSlots(pc, ct, static_cast<std::size_t>(n));
 }
+auto HeSumSlots(const Call& call) { return CipherIntAttr(call, "num_values", SumSlotsTo, kCiphertextCost * 10); }
 HE_REGISTER_KERNEL(HeSumSlots);
 
 // Sanitizes a ciphertext before it leaves its evaluator: the encryption of
@@ -113,13 +111,7 @@ REGISTER_OP("HeRerandomize")
     .Doc("a plus a fresh public-key encryption of zero at a's level and scale (same values, fresh randomness); "
          "flood_bits > 0 also adds noise uniform in [-2^flood_bits, 2^flood_bits] to every coefficient.");
 
-auto HeRerandomize(const Call& call) {
-  const Tensor& a = call.Ciphertexts("a");
-  const int flood_bits = call.Attr<int>("flood_bits");
-  return MapCiphertexts(call, a, kCiphertextCost, [&pc = call.pc(), flood_bits](const seal::Ciphertext& ct) {
-    return Rerandomize(pc, ct, flood_bits);
-  });
-}
+auto HeRerandomize(const Call& call) { return CipherIntAttr(call, "flood_bits", Rerandomize, kCiphertextCost); }
 HE_REGISTER_KERNEL(HeRerandomize);
 
 // ---- with tensor inputs ---------------------------------------------------------
