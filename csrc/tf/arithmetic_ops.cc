@@ -1,24 +1,17 @@
 // Elementwise ciphertext arithmetic: with ciphertexts (NumPy broadcasting on
 // the ciphertext axes), with plaintext rows and with per-ciphertext constants.
-#include <functional>
+#include <vector>
 
 #include "core/arith.h"
 #include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
-#include "tf/kernel_util.h"
+#include "tf/kernel_skeleton.h"
 
 namespace he_tf {
 
-using tensorflow::OpKernel;
-using tensorflow::OpKernelConstruction;
-using tensorflow::OpKernelContext;
 using tensorflow::Tensor;
 using tensorflow::TensorShape;
 using tensorflow::shape_inference::InferenceContext;
-
-using CipherBinaryFn =
-    std::function<seal::Ciphertext(const PublicContext&, const seal::Ciphertext&, const seal::Ciphertext&)>;
 
 #define HE_CIPHER_BINARY_OP(op_name, doc)                                            \
   REGISTER_OP(op_name)                                                            \
@@ -33,51 +26,26 @@ HE_CIPHER_BINARY_OP("HeAdd", "a + b (equal levels and scales, or equal scales)."
 HE_CIPHER_BINARY_OP("HeSub", "a - b (equal levels and scales).");
 HE_CIPHER_BINARY_OP("HeMultiply", "a * b, relinearized and rescaled.");
 
-class CipherBinaryOp : public OpKernel {
- public:
-  CipherBinaryOp(OpKernelConstruction* c, CipherBinaryFn fn, std::int64_t cost)
-      : OpKernel(c), fn_(std::move(fn)), cost_(cost) {}
+using CipherBinaryFn = seal::Ciphertext (*)(const PublicContext&, const seal::Ciphertext&, const seal::Ciphertext&);
 
-  void Compute(OpKernelContext* ctx) override {
-    const PublicContextVariant* context;
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    const Tensor& a = ctx->input(1);
-    const Tensor& b = ctx->input(2);
-    OP_REQUIRES_OK(ctx, CheckCiphertextInput(ctx, a, "a"));
-    OP_REQUIRES_OK(ctx, CheckCiphertextInput(ctx, b, "b"));
-    TensorShape shape;
-    OP_REQUIRES_OK(ctx, BroadcastShapes(a.shape(), b.shape(), &shape));
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, shape, &out));
-    const PublicContext& pc = *context->get();
-    const BroadcastIndex ia(a.shape(), shape), ib(b.shape(), shape);
-    auto result = out->flat<tensorflow::Variant>();
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), cost_, [&](std::int64_t i) {
-                     result(i) = Wrap(pc, fn_(pc, CiphertextAt(a, ia(i)).Get(pc), CiphertextAt(b, ib(i)).Get(pc)));
-                   }));
-  }
+auto CipherBinary(const Call& call, CipherBinaryFn fn, std::int64_t cost) {
+  const Tensor& a = call.Ciphertexts("a");
+  const Tensor& b = call.Ciphertexts("b");
+  TensorShape shape;
+  Check(BroadcastShapes(a.shape(), b.shape(), &shape));
+  return EachElement(call, shape, cost,
+                     [&pc = call.pc(), &a, &b, fn, ia = BroadcastIndex(a.shape(), shape),
+                      ib = BroadcastIndex(b.shape(), shape)](std::int64_t i) {
+                       return fn(pc, CiphertextAt(a, ia(i)).Get(pc), CiphertextAt(b, ib(i)).Get(pc));
+                     });
+}
 
- private:
-  CipherBinaryFn fn_;
-  std::int64_t cost_;
-};
-
-// Binary kernels differ only in the function applied per element.
-class AddOp : public CipherBinaryOp {
- public:
-  explicit AddOp(OpKernelConstruction* c) : CipherBinaryOp(c, Add, kCiphertextCost / 100) {}
-};
-class SubOp : public CipherBinaryOp {
- public:
-  explicit SubOp(OpKernelConstruction* c) : CipherBinaryOp(c, Sub, kCiphertextCost / 100) {}
-};
-class MultiplyOp : public CipherBinaryOp {
- public:
-  explicit MultiplyOp(OpKernelConstruction* c) : CipherBinaryOp(c, Multiply, kCiphertextCost) {}
-};
-REGISTER_KERNEL_BUILDER(Name("HeAdd").Device(tensorflow::DEVICE_CPU), AddOp);
-REGISTER_KERNEL_BUILDER(Name("HeSub").Device(tensorflow::DEVICE_CPU), SubOp);
-REGISTER_KERNEL_BUILDER(Name("HeMultiply").Device(tensorflow::DEVICE_CPU), MultiplyOp);
+auto HeAdd(const Call& call) { return CipherBinary(call, Add, kCiphertextCost / 100); }
+auto HeSub(const Call& call) { return CipherBinary(call, Sub, kCiphertextCost / 100); }
+auto HeMultiply(const Call& call) { return CipherBinary(call, Multiply, kCiphertextCost); }
+HE_REGISTER_KERNEL(HeAdd);
+HE_REGISTER_KERNEL(HeSub);
+HE_REGISTER_KERNEL(HeMultiply);
 
 // ---- with plaintext rows -----------------------------------------------------
 
@@ -87,78 +55,54 @@ REGISTER_KERNEL_BUILDER(Name("HeMultiply").Device(tensorflow::DEVICE_CPU), Multi
       .Input("a: variant")                                                         \
       .Input("plain: float64")                                                     \
       .Output("result: variant")                                                   \
-      .SetShapeFn([](InferenceContext* c) {                                        \
-        c->set_output(0, c->input(1));                                             \
-        return absl::OkStatus();                                                   \
-      })                                                                           \
+      .SetShapeFn(SameShapeAsA)                                                    \
       .Doc(doc)
 
 HE_PLAIN_BINARY_OP("HeAddPlain", "a + plain, plain[..., n] broadcast over a's shape; n values per ciphertext.");
 HE_PLAIN_BINARY_OP("HeSubPlain", "a - plain, plain[..., n] broadcast over a's shape.");
 HE_PLAIN_BINARY_OP("HeMultiplyPlain", "a * plain, rescaled (scale unchanged); plain[..., n] broadcast over a.");
 
-enum class PlainOpKind { kAdd, kSub, kMultiply };
+using PlainBinaryFn = seal::Ciphertext (*)(const PublicContext&, const seal::Ciphertext&, const seal::Plaintext&);
 
 // Each distinct plaintext row is encoded once, at the ciphertexts' level and
 // the scale the operation needs, then applied to every ciphertext it
 // broadcasts to.
-template <PlainOpKind kKind>
-class PlainBinaryOp : public OpKernel {
- public:
-  explicit PlainBinaryOp(OpKernelConstruction* c) : OpKernel(c) {}
-
-  void Compute(OpKernelContext* ctx) override {
-    const PublicContextVariant* context;
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    const Tensor& a = ctx->input(1);
-    const Tensor& plain = ctx->input(2);
-    OP_REQUIRES_OK(ctx, CheckCiphertextInput(ctx, a, "a"));
-    OP_REQUIRES(ctx, plain.dims() >= 1,
-                absl::InvalidArgumentError(type_string() + ": plain needs a last axis of slot values"));
-    TensorShape rows = plain.shape();
-    const std::int64_t n = rows.dim_size(rows.dims() - 1);
-    rows.RemoveLastDims(1);
-    TensorShape shape;
-    OP_REQUIRES_OK(ctx, BroadcastShapes(a.shape(), rows, &shape));
-    OP_REQUIRES(ctx, shape == a.shape(),
-                absl::InvalidArgumentError(type_string() + ": plaintext rows " + rows.DebugString() +
-                                           " do not broadcast to the ciphertexts' shape " + a.shape().DebugString()));
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, shape, &out));
-    if (a.NumElements() == 0) return;
-
-    const PublicContext& pc = *context->get();
-    std::vector<seal::Plaintext> encoded(rows.num_elements());
-    const double* values = plain.flat<double>().data();
-    seal::parms_id_type parms;
-    double scale = 0;
-    OP_REQUIRES_OK(ctx, Guard(ctx, [&] {
-                     const seal::Ciphertext& first = CiphertextAt(a, 0).Get(pc);
-                     parms = first.parms_id();
-                     scale = kKind == PlainOpKind::kMultiply ? RescalePrime(pc, first) : first.scale();
-                     if (kKind == PlainOpKind::kMultiply) CheckCanRescale(pc, first, "multiply");
-                   }));
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, rows.num_elements(), kCiphertextCost / 10, [&](std::int64_t r) {
-                     encoded[r] = EncodeAt(pc, values + r * n, static_cast<std::size_t>(n), parms, scale);
-                   }));
-    const BroadcastIndex row_of(rows, shape);
-    auto result = out->flat<tensorflow::Variant>();
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), kCiphertextCost / 10, [&](std::int64_t i) {
-                     const seal::Ciphertext& ct = CiphertextAt(a, i).Get(pc);
-                     const seal::Plaintext& p = encoded[row_of(i)];
-                     switch (kKind) {
-                       case PlainOpKind::kAdd: result(i) = Wrap(pc, AddPlain(pc, ct, p)); break;
-                       case PlainOpKind::kSub: result(i) = Wrap(pc, SubPlain(pc, ct, p)); break;
-                       case PlainOpKind::kMultiply: result(i) = Wrap(pc, MultiplyPlain(pc, ct, p)); break;
-                     }
-                   }));
+auto PlainBinary(const Call& call, PlainBinaryFn fn, bool rescales) {
+  const Tensor& a = call.Ciphertexts("a");
+  const Tensor& plain = call.Input("plain");
+  if (plain.dims() < 1) throw std::invalid_argument("plain needs a last axis of slot values");
+  TensorShape rows = plain.shape();
+  const std::int64_t n = rows.dim_size(rows.dims() - 1);
+  rows.RemoveLastDims(1);
+  TensorShape shape;
+  Check(BroadcastShapes(a.shape(), rows, &shape));
+  if (shape != a.shape()) {
+    throw std::invalid_argument("plaintext rows " + rows.DebugString() +
+                                " do not broadcast to the ciphertexts' shape " + a.shape().DebugString());
   }
-};
+  const PublicContext& pc = call.pc();
+  std::vector<seal::Plaintext> encoded;
+  if (a.NumElements() > 0) {
+    const seal::Ciphertext& first = CiphertextAt(a, 0).Get(pc);
+    const double scale = rescales ? RescalePrime(pc, first) : first.scale();
+    if (rescales) CheckCanRescale(pc, first, "multiply");
+    encoded.resize(rows.num_elements());
+    const double* values = plain.flat<double>().data();
+    Check(ParallelForEach(call.ctx(), rows.num_elements(), kCiphertextCost / 10, [&](std::int64_t r) {
+      encoded[r] = EncodeAt(pc, values + r * n, static_cast<std::size_t>(n), first.parms_id(), scale);
+    }));
+  }
+  return MapCiphertexts(call, a, kCiphertextCost / 10,
+                        [&pc, fn, encoded = std::move(encoded), row_of = BroadcastIndex(rows, shape)](
+                            const seal::Ciphertext& ct, std::int64_t i) { return fn(pc, ct, encoded[row_of(i)]); });
+}
 
-REGISTER_KERNEL_BUILDER(Name("HeAddPlain").Device(tensorflow::DEVICE_CPU), PlainBinaryOp<PlainOpKind::kAdd>);
-REGISTER_KERNEL_BUILDER(Name("HeSubPlain").Device(tensorflow::DEVICE_CPU), PlainBinaryOp<PlainOpKind::kSub>);
-REGISTER_KERNEL_BUILDER(Name("HeMultiplyPlain").Device(tensorflow::DEVICE_CPU),
-                        PlainBinaryOp<PlainOpKind::kMultiply>);
+auto HeAddPlain(const Call& call) { return PlainBinary(call, AddPlain, false); }
+auto HeSubPlain(const Call& call) { return PlainBinary(call, SubPlain, false); }
+auto HeMultiplyPlain(const Call& call) { return PlainBinary(call, MultiplyPlain, true); }
+HE_REGISTER_KERNEL(HeAddPlain);
+HE_REGISTER_KERNEL(HeSubPlain);
+HE_REGISTER_KERNEL(HeMultiplyPlain);
 
 // ---- with per-ciphertext constants ---------------------------------------------
 
@@ -167,39 +111,22 @@ REGISTER_OP("HeMultiplyConstant")
     .Input("a: variant")
     .Input("constants: float64")
     .Output("result: variant")
-    .SetShapeFn([](InferenceContext* c) {
-      c->set_output(0, c->input(1));
-      return absl::OkStatus();
-    })
+    .SetShapeFn(SameShapeAsA)
     .Doc("a * constants, one constant for all slots of a ciphertext, broadcast over a's shape; rescaled.");
 
-class MultiplyConstantOp : public OpKernel {
- public:
-  explicit MultiplyConstantOp(OpKernelConstruction* c) : OpKernel(c) {}
-
-  void Compute(OpKernelContext* ctx) override {
-    const PublicContextVariant* context;
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    const Tensor& a = ctx->input(1);
-    const Tensor& constants = ctx->input(2);
-    OP_REQUIRES_OK(ctx, CheckCiphertextInput(ctx, a, "a"));
-    TensorShape shape;
-    OP_REQUIRES_OK(ctx, BroadcastShapes(a.shape(), constants.shape(), &shape));
-    OP_REQUIRES(ctx, shape == a.shape(),
-                absl::InvalidArgumentError("HeMultiplyConstant: constants " + constants.shape().DebugString() +
-                                           " do not broadcast to " + a.shape().DebugString()));
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, shape, &out));
-    const PublicContext& pc = *context->get();
-    const BroadcastIndex index(constants.shape(), shape);
-    const auto c = constants.flat<double>();
-    auto result = out->flat<tensorflow::Variant>();
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), kCiphertextCost / 10, [&](std::int64_t i) {
-                     result(i) = Wrap(pc, MultiplyConstant(pc, CiphertextAt(a, i).Get(pc), c(index(i))));
-                   }));
+auto HeMultiplyConstant(const Call& call) {
+  const Tensor& a = call.Ciphertexts("a");
+  const Tensor& constants = call.Input("constants");
+  TensorShape shape;
+  Check(BroadcastShapes(a.shape(), constants.shape(), &shape));
+  if (shape != a.shape()) {
+    throw std::invalid_argument("constants " + constants.shape().DebugString() + " do not broadcast to " +
+                                a.shape().DebugString());
   }
-};
-
-REGISTER_KERNEL_BUILDER(Name("HeMultiplyConstant").Device(tensorflow::DEVICE_CPU), MultiplyConstantOp);
+  return MapCiphertexts(call, a, kCiphertextCost / 10,
+                        [&pc = call.pc(), c = constants.flat<double>(), index = BroadcastIndex(constants.shape(), shape)](
+                            const seal::Ciphertext& ct, std::int64_t i) { return MultiplyConstant(pc, ct, c(index(i))); });
+}
+HE_REGISTER_KERNEL(HeMultiplyConstant);
 
 }  // namespace he_tf

@@ -1,12 +1,10 @@
 // Encrypt and decrypt: float64 values <-> one ciphertext per row of the
 // innermost axis (the Python layer arranges the packed axis there).
-#include <functional>
-
 #include "core/ckks.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
-#include "tf/kernel_util.h"
+#include "tf/kernel_skeleton.h"
 
 namespace he_tf {
 
@@ -14,7 +12,6 @@ using tensorflow::OpKernel;
 using tensorflow::OpKernelConstruction;
 using tensorflow::OpKernelContext;
 using tensorflow::Tensor;
-using tensorflow::TensorShape;
 using tensorflow::shape_inference::InferenceContext;
 
 REGISTER_OP("HeEncrypt")
@@ -78,67 +75,33 @@ class CheckLevelAndScaleOp : public OpKernel {
   int level_;
 };
 
-class EncryptOp : public OpKernel {
- public:
-  explicit EncryptOp(OpKernelConstruction* c) : OpKernel(c) {}
+auto HeEncrypt(const Call& call) {
+  return EachInputRow<double>(call, "values", kCiphertextCost, [&pc = call.pc()](const double* row, std::size_t n) {
+    return Encrypt(pc, row, n);
+  });
+}
 
-  void Compute(OpKernelContext* ctx) override {
-    const PublicContextVariant* context;
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    const PublicContext& pc = *context->get();
-    EncryptRows<double>(ctx, 1, [&](const double* row, std::size_t n) { return Wrap(pc, Encrypt(pc, row, n)); });
-  }
-};
+auto HeEncryptSymmetric(const Call& call) {
+  const SecretKey& sk = call.secret_key();
+  return EachInputRow<double>(call, "values", kCiphertextCost, [&pc = call.pc(), &sk](const double* row, std::size_t n) {
+    return tensorflow::Variant(CiphertextVariant::FromOwnBytes(pc.key_id(), EncryptSymmetric(pc, sk, row, n)));
+  });
+}
 
-class EncryptSymmetricOp : public OpKernel {
- public:
-  explicit EncryptSymmetricOp(OpKernelConstruction* c) : OpKernel(c) {}
+auto HeDecrypt(const Call& call) {
+  const PublicContext& pc = call.pc();
+  const SecretKey& sk = call.secret_key();
+  CheckSameKeySet(pc, sk);
+  const Tensor& cts = call.Ciphertexts("ciphertexts");
+  const auto n = call.Attr<std::int64_t>("num_values");
+  return EachRow<double>(cts.shape(), n, kCiphertextCost, [&pc, &sk, &cts, n](std::int64_t i, double* values) {
+    Decrypt(pc, sk, CiphertextAt(cts, i).Get(pc), values, static_cast<std::size_t>(n));
+  });
+}
 
-  void Compute(OpKernelContext* ctx) override {
-    const PublicContextVariant* context;
-    const SecretKeyVariant* secret;
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "secret_key", &secret));
-    const PublicContext& pc = *context->get();
-    const SecretKey& sk = *secret->get();
-    EncryptRows<double>(ctx, 2, [&](const double* row, std::size_t n) {
-      return tensorflow::Variant(CiphertextVariant::FromOwnBytes(pc.key_id(), EncryptSymmetric(pc, sk, row, n)));
-    });
-  }
-};
-
-class DecryptOp : public OpKernel {
- public:
-  explicit DecryptOp(OpKernelConstruction* c) : OpKernel(c) { OP_REQUIRES_OK(c, c->GetAttr("num_values", &n_)); }
-
-  void Compute(OpKernelContext* ctx) override {
-    const PublicContextVariant* context;
-    const SecretKeyVariant* secret;
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "secret_key", &secret));
-    const PublicContext& pc = *context->get();
-    const SecretKey& sk = *secret->get();
-    OP_REQUIRES_OK(ctx, Guard(ctx, [&] { CheckSameKeySet(pc, sk); }));
-
-    const Tensor& cts = ctx->input(2);
-    OP_REQUIRES_OK(ctx, CheckCiphertextInput(ctx, cts, "ciphertexts"));
-    TensorShape out_shape = cts.shape();
-    out_shape.AddDim(n_);
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
-    double* values = out->flat<double>().data();
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, cts.NumElements(), kCiphertextCost, [&](std::int64_t i) {
-                     Decrypt(pc, sk, CiphertextAt(cts, i).Get(pc), values + i * n_, static_cast<std::size_t>(n_));
-                   }));
-  }
-
- private:
-  std::int64_t n_;
-};
-
-REGISTER_KERNEL_BUILDER(Name("HeEncrypt").Device(tensorflow::DEVICE_CPU), EncryptOp);
-REGISTER_KERNEL_BUILDER(Name("HeEncryptSymmetric").Device(tensorflow::DEVICE_CPU), EncryptSymmetricOp);
-REGISTER_KERNEL_BUILDER(Name("HeDecrypt").Device(tensorflow::DEVICE_CPU), DecryptOp);
+HE_REGISTER_KERNEL(HeEncrypt);
+HE_REGISTER_KERNEL(HeEncryptSymmetric);
+HE_REGISTER_KERNEL(HeDecrypt);
 REGISTER_KERNEL_BUILDER(Name("HeCheckLevelAndScale").Device(tensorflow::DEVICE_CPU), CheckLevelAndScaleOp);
 
 }  // namespace he_tf

@@ -6,7 +6,7 @@
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
 #include "tensorflow/core/framework/tensor_util.h"
-#include "tf/kernel_util.h"
+#include "tf/kernel_skeleton.h"
 
 namespace he_tf {
 
@@ -88,91 +88,44 @@ absl::Status RowLength(OpKernelContext* ctx, const Tensor& cts, const Tensor& va
   return absl::OkStatus();
 }
 
-class AddFixedPointOp : public OpKernel {
- public:
-  explicit AddFixedPointOp(OpKernelConstruction* c) : OpKernel(c) {
-    OP_REQUIRES_OK(c, c->GetAttr("fraction_bits", &fraction_bits_));
-    OP_REQUIRES_OK(c, c->GetAttr("flood_bits", &flood_bits_));
-  }
+auto HeAddFixedPoint(const Call& call) {
+  const Tensor& cts = call.Ciphertexts("ciphertexts");
+  const Tensor& values = call.Input("values");
+  std::int64_t n;
+  Check(RowLength(call.ctx(), cts, values, &n));
+  return MapCiphertexts(call, cts, kCiphertextCost,
+                        [&pc = call.pc(), rows = values.flat<std::int64_t>().data(), n,
+                         fraction_bits = call.Attr<int>("fraction_bits"),
+                         flood_bits = call.Attr<int>("flood_bits")](const seal::Ciphertext& in, std::int64_t i) {
+                          seal::Ciphertext ct = in;
+                          AddFixedPoint(pc, ct, rows + i * n, static_cast<std::size_t>(n), fraction_bits, flood_bits);
+                          return ct;
+                        });
+}
 
-  void Compute(OpKernelContext* ctx) override {
-    const PublicContextVariant* context;
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    const PublicContext& pc = *context->get();
-    const Tensor& cts = ctx->input(1);
-    const Tensor& values = ctx->input(2);
-    OP_REQUIRES_OK(ctx, CheckCiphertextInput(ctx, cts, "ciphertexts"));
-    std::int64_t n;
-    OP_REQUIRES_OK(ctx, RowLength(ctx, cts, values, &n));
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, cts.shape(), &out));
-    const std::int64_t* rows = values.flat<std::int64_t>().data();
-    auto result = out->flat<tensorflow::Variant>();
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, cts.NumElements(), kCiphertextCost, [&](std::int64_t i) {
-                     seal::Ciphertext ct = CiphertextAt(cts, i).Get(pc);
-                     AddFixedPoint(pc, ct, rows + i * n, static_cast<std::size_t>(n), fraction_bits_, flood_bits_);
-                     result(i) = Wrap(pc, std::move(ct));
-                   }));
-  }
+auto HeEncryptFixedPoint(const Call& call) {
+  return EachInputRow<std::int64_t>(
+      call, "values", kCiphertextCost,
+      [&pc = call.pc(), fraction_bits = call.Attr<int>("fraction_bits")](const std::int64_t* row, std::size_t n) {
+        return EncryptFixedPoint(pc, row, n, fraction_bits);
+      });
+}
 
- private:
-  int fraction_bits_, flood_bits_;
-};
-
-class EncryptFixedPointOp : public OpKernel {
- public:
-  explicit EncryptFixedPointOp(OpKernelConstruction* c) : OpKernel(c) {
-    OP_REQUIRES_OK(c, c->GetAttr("fraction_bits", &fraction_bits_));
-  }
-
-  void Compute(OpKernelContext* ctx) override {
-    const PublicContextVariant* context;
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    const PublicContext& pc = *context->get();
-    EncryptRows<std::int64_t>(ctx, 1, [&](const std::int64_t* row, std::size_t n) {
-      return Wrap(pc, EncryptFixedPoint(pc, row, n, fraction_bits_));
-    });
-  }
-
- private:
-  int fraction_bits_;
-};
-
-class DecryptFixedPointOp : public OpKernel {
- public:
-  explicit DecryptFixedPointOp(OpKernelConstruction* c) : OpKernel(c) {
-    OP_REQUIRES_OK(c, c->GetAttr("num_values", &n_));
-    OP_REQUIRES_OK(c, c->GetAttr("fraction_bits", &fraction_bits_));
-  }
-
-  void Compute(OpKernelContext* ctx) override {
-    const PublicContextVariant* context;
-    const SecretKeyVariant* secret;
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "secret_key", &secret));
-    const PublicContext& pc = *context->get();
-    const SecretKey& sk = *secret->get();
-    const Tensor& cts = ctx->input(2);
-    OP_REQUIRES_OK(ctx, CheckCiphertextInput(ctx, cts, "ciphertexts"));
-    TensorShape out_shape = cts.shape();
-    out_shape.AddDim(n_);
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
-    std::int64_t* values = out->flat<std::int64_t>().data();
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, cts.NumElements(), kCiphertextCost, [&](std::int64_t i) {
-                     DecryptFixedPoint(pc, sk, CiphertextAt(cts, i).Get(pc), fraction_bits_, values + i * n_,
-                                       static_cast<std::size_t>(n_));
-                   }));
-  }
-
- private:
-  std::int64_t n_;
-  int fraction_bits_;
-};
+auto HeDecryptFixedPoint(const Call& call) {
+  const SecretKey& sk = call.secret_key();
+  const Tensor& cts = call.Ciphertexts("ciphertexts");
+  const auto n = call.Attr<std::int64_t>("num_values");
+  return EachRow<std::int64_t>(cts.shape(), n, kCiphertextCost,
+                               [&pc = call.pc(), &sk, &cts, n, fraction_bits = call.Attr<int>("fraction_bits")](
+                                   std::int64_t i, std::int64_t* values) {
+                                 DecryptFixedPoint(pc, sk, CiphertextAt(cts, i).Get(pc), fraction_bits, values,
+                                                   static_cast<std::size_t>(n));
+                               });
+}
 
 REGISTER_KERNEL_BUILDER(Name("HeRandomRing").Device(tensorflow::DEVICE_CPU), RandomRingOp);
-REGISTER_KERNEL_BUILDER(Name("HeAddFixedPoint").Device(tensorflow::DEVICE_CPU), AddFixedPointOp);
-REGISTER_KERNEL_BUILDER(Name("HeEncryptFixedPoint").Device(tensorflow::DEVICE_CPU), EncryptFixedPointOp);
-REGISTER_KERNEL_BUILDER(Name("HeDecryptFixedPoint").Device(tensorflow::DEVICE_CPU), DecryptFixedPointOp);
+HE_REGISTER_KERNEL(HeAddFixedPoint);
+HE_REGISTER_KERNEL(HeEncryptFixedPoint);
+HE_REGISTER_KERNEL(HeDecryptFixedPoint);
 
 }  // namespace he_tf

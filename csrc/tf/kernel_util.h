@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -88,26 +89,6 @@ inline absl::Status ParallelForEach(tensorflow::OpKernelContext* ctx, std::int64
   return absl::InvalidArgumentError(ctx->op_kernel().type_string() + ": " + first_error);
 }
 
-// Encrypts each row of `values` (the input at `values_index`, T per value) into one ciphertext.
-template <class T>
-void EncryptRows(tensorflow::OpKernelContext* ctx, int values_index,
-                 const std::function<tensorflow::Variant(const T* row, std::size_t n)>& encrypt) {
-  const tensorflow::Tensor& values = ctx->input(values_index);
-  OP_REQUIRES(ctx, values.dims() >= 1,
-              absl::InvalidArgumentError(ctx->op_kernel().type_string() +
-                                         ": values must have rank >= 1 (the slot axis last)"));
-  tensorflow::TensorShape out_shape = values.shape();
-  const std::int64_t n = out_shape.dim_size(out_shape.dims() - 1);
-  out_shape.RemoveLastDims(1);
-  tensorflow::Tensor* out;
-  OP_REQUIRES_OK(ctx, ctx->allocate_output(0, out_shape, &out));
-  const T* in = values.flat<T>().data();
-  auto cts = out->flat<tensorflow::Variant>();
-  OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), kCiphertextCost, [&](std::int64_t i) {
-                   cts(i) = encrypt(in + i * n, static_cast<std::size_t>(n));
-                 }));
-}
-
 // A result ciphertext tagged with the context's key set.
 inline tensorflow::Variant Wrap(const PublicContext& pc, seal::Ciphertext ct) {
   return CiphertextVariant(pc.key_id(), std::move(ct));
@@ -155,11 +136,30 @@ inline absl::Status SlotValuesShapeFn(tensorflow::shape_inference::InferenceCont
   return absl::OkStatus();
 }
 
-// Runs fn, turning an exception into an InvalidArgument status.
+// A status thrown through code that reports errors as exceptions, and
+// returned unchanged by Guard (its message is worded in full).
+class StatusError : public std::runtime_error {
+ public:
+  explicit StatusError(absl::Status status)
+      : std::runtime_error(std::string(status.message())), status_(std::move(status)) {}
+  const absl::Status& status() const { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+inline void Check(absl::Status status) {
+  if (!status.ok()) throw StatusError(std::move(status));
+}
+
+// Runs fn, turning an exception into an InvalidArgument status prefixed with
+// the op's name (a StatusError into its own status).
 inline absl::Status Guard(tensorflow::OpKernelContext* ctx, const std::function<void()>& fn) {
   try {
     fn();
     return absl::OkStatus();
+  } catch (const StatusError& e) {
+    return e.status();
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(ctx->op_kernel().type_string() + ": " + e.what());
   }

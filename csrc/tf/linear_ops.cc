@@ -1,18 +1,15 @@
 // Sums over a ciphertext axis and products with plaintext matrices.
+#include <memory>
 #include <vector>
 
 #include "core/arith.h"
 #include "core/linear.h"
 #include "tensorflow/core/framework/op.h"
-#include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
-#include "tf/kernel_util.h"
+#include "tf/kernel_skeleton.h"
 
 namespace he_tf {
 
-using tensorflow::OpKernel;
-using tensorflow::OpKernelConstruction;
-using tensorflow::OpKernelContext;
 using tensorflow::Tensor;
 using tensorflow::TensorShape;
 using tensorflow::shape_inference::DimensionHandle;
@@ -37,44 +34,28 @@ REGISTER_OP("HeReduceSum")
     })
     .Doc("Sums the ciphertexts along `axis` of the ciphertext tensor (equal levels and scales).");
 
-class ReduceSumOp : public OpKernel {
- public:
-  explicit ReduceSumOp(OpKernelConstruction* c) : OpKernel(c) { OP_REQUIRES_OK(c, c->GetAttr("axis", &axis_)); }
-
-  void Compute(OpKernelContext* ctx) override {
-    const PublicContextVariant* context;
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    const Tensor& a = ctx->input(1);
-    OP_REQUIRES_OK(ctx, CheckCiphertextInput(ctx, a, "a"));
-    OP_REQUIRES(ctx, axis_ < a.dims() && a.dim_size(axis_) > 0,
-                absl::InvalidArgumentError("HeReduceSum: axis " + std::to_string(axis_) +
-                                           " is out of range or empty for shape " + a.shape().DebugString()));
-    std::int64_t outer = 1, inner = 1;
-    TensorShape shape;
-    for (int d = 0; d < a.dims(); ++d) {
-      if (d < axis_) outer *= a.dim_size(d);
-      if (d > axis_) inner *= a.dim_size(d);
-      if (d != axis_) shape.AddDim(a.dim_size(d));
-    }
-    const std::int64_t length = a.dim_size(axis_);
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, shape, &out));
-    const PublicContext& pc = *context->get();
-    auto result = out->flat<tensorflow::Variant>();
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, outer * inner, kCiphertextCost / 100 * length, [&](std::int64_t i) {
-                     const std::int64_t o = i / inner, r = i % inner;
-                     seal::Ciphertext sum = CiphertextAt(a, o * length * inner + r).Get(pc);
-                     for (std::int64_t k = 1; k < length; ++k) {
-                       sum = Add(pc, sum, CiphertextAt(a, (o * length + k) * inner + r).Get(pc));
-                     }
-                     result(i) = Wrap(pc, std::move(sum));
-                   }));
+auto HeReduceSum(const Call& call) {
+  const Tensor& a = call.Ciphertexts("a");
+  const int axis = call.Attr<int>("axis");
+  if (axis >= a.dims() || a.dim_size(axis) == 0) {
+    throw std::invalid_argument("axis " + std::to_string(axis) + " is out of range or empty for shape " +
+                                a.shape().DebugString());
   }
-
- private:
-  int axis_;
-};
-REGISTER_KERNEL_BUILDER(Name("HeReduceSum").Device(tensorflow::DEVICE_CPU), ReduceSumOp);
+  std::int64_t inner = 1;
+  TensorShape shape;
+  for (int d = 0; d < a.dims(); ++d) {
+    if (d > axis) inner *= a.dim_size(d);
+    if (d != axis) shape.AddDim(a.dim_size(d));
+  }
+  const std::int64_t length = a.dim_size(axis);
+  return EachElement(call, shape, kCiphertextCost / 100 * length, [&pc = call.pc(), &a, inner, length](std::int64_t i) {
+    const std::int64_t o = i / inner, r = i % inner;
+    seal::Ciphertext sum = CiphertextAt(a, o * length * inner + r).Get(pc);
+    for (std::int64_t k = 1; k < length; ++k) sum = Add(pc, sum, CiphertextAt(a, (o * length + k) * inner + r).Get(pc));
+    return sum;
+  });
+}
+HE_REGISTER_KERNEL(HeReduceSum);
 
 REGISTER_OP("HeMatMulConstants")
     .Input("context: variant")
@@ -94,36 +75,25 @@ REGISTER_OP("HeMatMulConstants")
     .Doc("a[..., F] @ weights[F, K] -> [..., K] over the last ciphertext axis (not packed into slots): "
          "ciphertext-times-constant and adds, one rescale, no rotations.");
 
-class MatMulConstantsOp : public OpKernel {
- public:
-  explicit MatMulConstantsOp(OpKernelConstruction* c) : OpKernel(c) {}
-
-  void Compute(OpKernelContext* ctx) override {
-    const PublicContextVariant* context;
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    const Tensor& a = ctx->input(1);
-    const Tensor& w = ctx->input(2);
-    OP_REQUIRES_OK(ctx, CheckCiphertextInput(ctx, a, "a"));
-    OP_REQUIRES(ctx, a.dims() >= 1 && w.dims() == 2 && a.dim_size(a.dims() - 1) == w.dim_size(0),
-                absl::InvalidArgumentError("HeMatMulConstants: cannot multiply ciphertexts " + a.shape().DebugString() +
-                                           " by a matrix " + w.shape().DebugString()));
-    const std::int64_t in = w.dim_size(0), out_dim = w.dim_size(1);
-    TensorShape shape = a.shape();
-    shape.set_dim(shape.dims() - 1, out_dim);
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, shape, &out));
-    const PublicContext& pc = *context->get();
-    const double* weights = w.flat<double>().data();
-    auto result = out->flat<tensorflow::Variant>();
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, out->NumElements(), kCiphertextCost / 10 * in, [&](std::int64_t i) {
-                     const std::int64_t row = i / out_dim, k = i % out_dim;
-                     std::vector<const seal::Ciphertext*> cts(in);
-                     for (std::int64_t f = 0; f < in; ++f) cts[f] = &CiphertextAt(a, row * in + f).Get(pc);
-                     result(i) = Wrap(pc, DotWithConstants(pc, cts, weights + k, static_cast<std::size_t>(out_dim)));
-                   }));
+auto HeMatMulConstants(const Call& call) {
+  const Tensor& a = call.Ciphertexts("a");
+  const Tensor& w = call.Input("weights");
+  if (a.dims() < 1 || w.dims() != 2 || a.dim_size(a.dims() - 1) != w.dim_size(0)) {
+    throw std::invalid_argument("cannot multiply ciphertexts " + a.shape().DebugString() + " by a matrix " +
+                                w.shape().DebugString());
   }
-};
-REGISTER_KERNEL_BUILDER(Name("HeMatMulConstants").Device(tensorflow::DEVICE_CPU), MatMulConstantsOp);
+  const std::int64_t in = w.dim_size(0), out = w.dim_size(1);
+  TensorShape shape = a.shape();
+  shape.set_dim(shape.dims() - 1, out);
+  return EachElement(call, shape, kCiphertextCost / 10 * in,
+                     [&pc = call.pc(), &a, weights = w.flat<double>().data(), in, out](std::int64_t i) {
+                       const std::int64_t row = i / out, k = i % out;
+                       std::vector<const seal::Ciphertext*> cts(in);
+                       for (std::int64_t f = 0; f < in; ++f) cts[f] = &CiphertextAt(a, row * in + f).Get(pc);
+                       return DotWithConstants(pc, cts, weights + k, static_cast<std::size_t>(out));
+                     });
+}
+HE_REGISTER_KERNEL(HeMatMulConstants);
 
 REGISTER_OP("HeMatMulDiagonal")
     .Input("context: variant")
@@ -134,34 +104,19 @@ REGISTER_OP("HeMatMulDiagonal")
     .Doc("Each ciphertext holds a vector x of weights.shape[0] values in its slots; the result holds "
          "x @ weights (weights.shape[1] values). Diagonal method with baby-step/giant-step rotations.");
 
-class MatMulDiagonalOp : public OpKernel {
- public:
-  explicit MatMulDiagonalOp(OpKernelConstruction* c) : OpKernel(c) {}
-
-  void Compute(OpKernelContext* ctx) override {
-    const PublicContextVariant* context;
-    OP_REQUIRES_OK(ctx, GetScalarVariant(ctx, "context", &context));
-    const Tensor& a = ctx->input(1);
-    const Tensor& w = ctx->input(2);
-    OP_REQUIRES_OK(ctx, CheckCiphertextInput(ctx, a, "a"));
-    OP_REQUIRES(ctx, w.dims() == 2,
-                absl::InvalidArgumentError("HeMatMulDiagonal: weights must be a matrix, got " + w.shape().DebugString()));
-    Tensor* out;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, a.shape(), &out));
-    if (a.NumElements() == 0) return;
-    const PublicContext& pc = *context->get();
-    std::unique_ptr<DiagonalMatMul> matmul;
-    OP_REQUIRES_OK(ctx, Guard(ctx, [&] {
-                     const int level = pc.Level(CiphertextAt(a, 0).Get(pc));
-                     matmul = std::make_unique<DiagonalMatMul>(pc, w.flat<double>().data(), w.dim_size(0),
-                                                               w.dim_size(1), level);
-                   }));
-    auto result = out->flat<tensorflow::Variant>();
-    OP_REQUIRES_OK(ctx, ParallelForEach(ctx, a.NumElements(), kCiphertextCost * 10, [&](std::int64_t i) {
-                     result(i) = Wrap(pc, matmul->Apply(CiphertextAt(a, i).Get(pc)));
-                   }));
+auto HeMatMulDiagonal(const Call& call) {
+  const Tensor& a = call.Ciphertexts("a");
+  const Tensor& w = call.Input("weights");
+  if (w.dims() != 2) throw std::invalid_argument("weights must be a matrix, got " + w.shape().DebugString());
+  const PublicContext& pc = call.pc();
+  std::shared_ptr<const DiagonalMatMul> matmul;  // built once per call, for the level of the ciphertexts
+  if (a.NumElements() > 0) {
+    matmul = std::make_shared<DiagonalMatMul>(pc, w.flat<double>().data(), w.dim_size(0), w.dim_size(1),
+                                              pc.Level(CiphertextAt(a, 0).Get(pc)));
   }
-};
-REGISTER_KERNEL_BUILDER(Name("HeMatMulDiagonal").Device(tensorflow::DEVICE_CPU), MatMulDiagonalOp);
+  return MapCiphertexts(call, a, kCiphertextCost * 10,
+                        [matmul](const seal::Ciphertext& ct) { return matmul->Apply(ct); });
+}
+HE_REGISTER_KERNEL(HeMatMulDiagonal);
 
 }  // namespace he_tf
