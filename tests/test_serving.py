@@ -262,7 +262,10 @@ def test_round_robin_over_two_replicas_under_load(servers, model_dir):
     assert results == [25] * 8
     after = _predict_counts(a) + _predict_counts(b), _predict_counts(b)
     assert after[0] - before[0] == 200  # every request answered once, none lost or repeated
-    assert after[1] - before[1] >= 50  # both replicas took a share
+    # Both replicas took a share (pick_first would send all 200 to one). Not an even split: round_robin
+    # picks among READY subchannels, and a replica whose connection comes up late takes fewer.
+    served_by_b = after[1] - before[1]
+    assert 10 <= served_by_b <= 190, served_by_b
     for client in clients:
         client.close()
 
