@@ -17,7 +17,6 @@ the labels and against plaintext TF. Writes ``benchmarks/results/hybrid_inferenc
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Callable
@@ -26,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 import he_tf
+from benchmarks.result_files import write
 from he_tf import approx
 from he_tf.protocol import CKKS, SecretSharing
 from he_tf.protocol.providers import Provider
@@ -91,14 +91,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = measure()
     write(args.out, "hybrid_inference", rows, markdown(rows))
     return rows
-
-
-def write(out: Path, name: str, result, table: str) -> None:
-    """Writes `result` to ``out/name.json`` and `table` to ``out/name.md``, and prints the table."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
-    (out / f"{name}.md").write_text(table + "\n")
-    print(table)
 
 
 def measure(provider: Callable[[], Provider] | None = None, with_ckks: bool = True) -> list[dict]:

@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import time
 
-from benchmarks import machine, seal_harness
+from benchmarks import machine, result_files, seal_harness
 from benchmarks.grid import DEFAULT_PARAMS
 from benchmarks.servers import ROOT
 
@@ -62,10 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---:|---:|---:|",
     ] + [f"| `{r['params']}` | {r['seal_load_ms']:.4f} | {r['validated_load_ms']:.4f} | {r['ratio']:.3f}x | "
          f"{r['ratio_median']:.3f}x |" for r in rows]
-    out = ROOT / args.output_dir  # an absolute path stays itself
-    (out / "loader_checks.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "loader_checks.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    result_files.write(ROOT / args.output_dir, "loader_checks", result, "\n".join(lines))  # absolute stays
     return 0
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 import he_tf
-from benchmarks import hybrid_inference, machine
+from benchmarks import hybrid_inference, machine, result_files
 from he_tf.protocol import SecretSharing, recording
 from he_tf.protocol.providers import Dealer, SeededDealer
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     result = measure()
-    hybrid_inference.write(args.out, "seeded_dealer", result, markdown(result))
+    result_files.write(args.out, "seeded_dealer", result, markdown(result))
     return result
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import machine
+from benchmarks import machine, result_files
 from benchmarks.servers import ROOT
 
 FEATURES, SAMPLES = 30, 64
@@ -201,10 +201,7 @@ def main(argv: list[str] | None = None) -> int:
          f"{r['bytes_per_request']:.0f} | {r['throughput_vs_in_process']:.2f}x | {r['bytes_vs_in_process']:.3f}x |"
          for r in rows]
     assert all(r["correct"] == r["requests"] for r in rows), "a response decrypted wrong"
-    out = Path(args.output_dir)
-    (out / "serving.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "serving.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    result_files.write(Path(args.output_dir), "serving", result, "\n".join(lines))
     return 0
 
 
