@@ -103,6 +103,10 @@ def test_the_client_refuses_features_that_could_wrap(square_model):
      b'"feature_bounds": [[NaN], [1.0]]}', "finite"),
     (b'{"params": [3, [60], 40], "rotations": null, "layout": "batch"}', "malformed key requirements"),
     (b" " * (hm.model.MAX_REQUIREMENTS_BYTES + 1), "at most"),
+    (b'{"params": [4096, [40, 29, 40], 29], "rotations": [4096], "layout": "vector"}', "not in 0 < |step| < 2048"),
+    (b'{"params": [4096, [40, 29, 40], 29], "rotations": [1, 1], "layout": "vector"}', "repeated"),
+    (b'{"params": [4096, [40, 29, 40], 29], "rotations": ' + str(list(range(1, 2000))).encode()
+     + b', "layout": "vector"}', "at most 244 distinct"),
 ])
 def test_bad_key_requirements_are_refused(document, match):
     with pytest.raises(ValueError, match=match):

@@ -26,7 +26,7 @@ from pathlib import Path
 from tests.fuzz.common import CORPUS
 
 HARNESSES = ("fuzz_ciphertext", "fuzz_variant", "fuzz_plaintext", "fuzz_public_context", "fuzz_secret_key",
-             "fuzz_wire", "fuzz_serving_request")
+             "fuzz_wire", "fuzz_serving_request", "fuzz_key_requirements")
 ROOT = Path(__file__).resolve().parents[2]
 MAX_RESTARTS = 50
 _STAT = re.compile(r"^stat::(\w+):\s*(\d+)", re.M)

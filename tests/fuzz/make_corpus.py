@@ -45,6 +45,7 @@ def make(root: Path) -> None:
         "fuzz_wire",
         "fuzz_plaintext",
         "fuzz_serving_request",
+        "fuzz_key_requirements",
     ):
         shutil.rmtree(root / sub, ignore_errors=True)
     keys = he_tf.KeySet.generate(params, rotations=[1])
@@ -136,6 +137,20 @@ def make(root: Path) -> None:
         },
     )
     serving_seeds(root / "fuzz_serving_request")
+    requirements_seeds(root / "fuzz_key_requirements")
+
+
+def requirements_seeds(folder: Path) -> None:
+    """Key requirements as models publish them: batch layout with feature bounds, vector layout with
+    rotations, and a model without bounds."""
+    from he_tf.models import from_weights
+
+    weights = np.array([[1.0, -0.5], [0.25, 2.0], [0.0, 1.0]])
+    _write(folder, {
+        "valid-bounds": from_weights(weights, feature_range=(-2, 2)).key_requirements().to_json(),
+        "valid-vector": from_weights(weights, layout="vector").key_requirements().to_json(),
+        "no-bounds": from_weights(weights).key_requirements().to_json(),
+    })
 
 
 def serving_seeds(folder: Path) -> None:
@@ -174,5 +189,8 @@ def serving_seeds(folder: Path) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serving"]:  # only the serving seeds (the others keep their committed keys)
         serving_seeds(CORPUS / "fuzz_serving_request")
+        sys.exit()
+    if sys.argv[1:2] == ["--requirements"]:  # only the key-requirements seeds (keyless)
+        requirements_seeds(CORPUS / "fuzz_key_requirements")
         sys.exit()
     make(Path(sys.argv[1]) if len(sys.argv) > 1 else CORPUS)

@@ -125,6 +125,7 @@ class KeyRequirements:
             params = he_tf.Params(int(n), tuple(int(b) for b in bits), int(scale_bits))
             if rotations is not None:
                 rotations = tuple(int(r) for r in rotations)
+                _check_rotations(rotations, params)
             if bounds is not None:
                 low, high = (tuple(float(v) for v in side) for side in bounds)
                 if len(low) != len(high) or not all(math.isfinite(v) for v in low + high) or any(
@@ -138,6 +139,19 @@ class KeyRequirements:
 
 # Key requirements are a few hundred bytes (plus 40 per feature of the bounds).
 MAX_REQUIREMENTS_BYTES = 1 << 22
+
+
+def _check_rotations(rotations: tuple[int, ...], params: he_tf.Params) -> None:
+    """Rotation steps a model can need: distinct, 0 < |step| < slots, and (each a Galois key of megabytes,
+    which the client generates and sends) no more than baby-step giant-step plans over every slot use."""
+    slots = params.slot_count
+    most = 4 * math.isqrt(slots) + 64
+    if len(rotations) > most or len(set(rotations)) != len(rotations):
+        raise ValueError(f"{len(rotations)} rotation steps (or repeated ones): at most {most} distinct are "
+                         f"accepted for {slots} slots")
+    bad = [r for r in rotations if not 0 < abs(r) < slots]
+    if bad:
+        raise ValueError(f"rotation step {bad[0]} is not in 0 < |step| < {slots}")
 
 
 class EncryptedModel:
