@@ -18,6 +18,7 @@ BELOW = {
     "manipulation": {"levels", "tensor"},
     "encryption": {"ops", "packing", "keys", "params", "tensor"},
     "optable": {"arithmetic", "manipulation"},
+    "framework_table": {"optable"},
     "protocol.base": {"protocol.players", "tensor"},
 }
 
