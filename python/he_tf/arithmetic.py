@@ -138,7 +138,7 @@ def multiply(a, b) -> HETensor:
         cts = ops.multiply_constant(x.context, x.ciphertexts, p)
     else:
         cts = ops.multiply_plain(x.context, x.ciphertexts, _plain_rows(p, x))
-    return x.with_ciphertexts(cts, level=x.level - 1)
+    return x.with_ciphertexts(cts, level=levels.after_product(x.level))
 
 
 def divide(x: HETensor, divisor) -> HETensor:
@@ -230,7 +230,7 @@ def _matmul_right(x: HETensor, w: tf.Tensor) -> HETensor:
     shape = x.shape[:-1].concatenate([w.shape[1]])
     if x.packed_axis != x.rank - 1:
         cts = ops.matmul_constants(x.context, x.ciphertexts, w)
-        return x.with_ciphertexts(cts, shape=shape, level=x.level - 1)
+        return x.with_ciphertexts(cts, shape=shape, level=levels.after_product(x.level))
     _check_single_chunk(x, "matmul over the packed axis")
     if w.shape[1] > x.he_params.slot_count:
         raise ValueError(f"matmul: {w.shape[1]} outputs do not fit in {x.he_params.slot_count} slots")
@@ -238,7 +238,7 @@ def _matmul_right(x: HETensor, w: tf.Tensor) -> HETensor:
     # no slot holds a partial sum (a product and a slot sum would need a mask: one more level).
     cts = ops.matmul_diagonal(x.context, x.ciphertexts, w)
     packed = None if w.shape[1] == 1 else x.packed_axis  # one column: one value per ciphertext, in slot 0
-    return x.with_ciphertexts(cts, shape=shape, level=x.level - 1, packed_axis=packed)
+    return x.with_ciphertexts(cts, shape=shape, level=levels.after_product(x.level), packed_axis=packed)
 
 
 def _matmul_left(w: tf.Tensor, x: HETensor) -> HETensor:
@@ -288,4 +288,4 @@ def _roll_one(x: HETensor, shift: int, axis: int) -> HETensor:
         ops.multiply_plain(x.context, shifted_right, keep_right),
         ops.multiply_plain(x.context, wrapped, keep_left),
     )
-    return x.with_ciphertexts(cts, level=x.level - 1)
+    return x.with_ciphertexts(cts, level=levels.after_product(x.level))

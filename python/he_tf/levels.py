@@ -12,7 +12,7 @@ import math
 import tensorflow as tf
 
 from he_tf import ops
-from he_tf.params import Params
+from he_tf.params import PRODUCT_LEVELS, Params
 from he_tf.tensor import HETensor
 
 
@@ -43,7 +43,13 @@ def after_rescale(x: HETensor, scale: float) -> tuple[int, float]:
 
 def rescaled(params: Params, level: int, scale: float) -> tuple[int, float]:
     """(level, scale) after a product of scale ``scale`` at ``level`` is rescaled: ``q_level`` dropped."""
-    return level - 1, scale / params.primes[level]
+    return after_product(level), scale / params.primes[level]
+
+
+def after_product(level: int) -> int:
+    """The level after a rescaled product at ``level`` (by a plaintext encoded at the dropped prime, the
+    scale is unchanged)."""
+    return level - PRODUCT_LEVELS
 
 
 def headroom(params: Params, level: int) -> float:

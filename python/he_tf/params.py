@@ -15,6 +15,8 @@ NOISE_BITS = {4096: 13, 8192: 14, 16384: 15, 32768: 16}
 products, rotations and the server's re-randomization, measured on the breast-cancer logistic model
 (``python -m benchmarks.peers``, docs/benchmarks.md) and rounded up. A result decrypts to within about
 ``2**(NOISE_BITS[N] - scale_bits)`` of the exact value."""
+PRODUCT_LEVELS = _core.product_levels()
+"""Levels one rescaled product takes (the kernels' rule, ``csrc/core/plans.h``): one prime dropped."""
 DEFAULT_MAGNITUDE = 2.0**19
 """The largest |value| ``for_depth(precision_bits=...)`` plans for when none is given (the default
 parameters' ``max_value``)."""

@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 import he_tf
-from he_tf import ops
+from he_tf import levels, ops
 from he_tf.models import rotations
 from he_tf.tensor import HETensor
 
@@ -161,4 +161,4 @@ def block_dense(x: HETensor, layout: BlockLayout, weights: np.ndarray, bias: np.
                           tf.constant(bias, tf.float64), samples=layout.samples, blocks=layout.blocks)
     cts = tf.ensure_shape(cts, [1, shape[1]])
     return HETensor(ciphertexts=cts, context=x.context, shape=tf.TensorShape(shape), dtype=x.dtype,
-                    layout="batch", packed_axis=0, level=x.level - 1, scale=x.scale, params=x.params)
+                    layout="batch", packed_axis=0, level=levels.after_product(x.level), scale=x.scale, params=x.params)

@@ -79,7 +79,7 @@ class Dense:
 
     def plan(self, params: he_tf.Params, level: int, scale: float) -> tuple[int, float]:
         """Plaintext weights are encoded at the prime the rescale drops: the scale is unchanged."""
-        return level - 1, scale
+        return levels.after_product(level), scale
 
     def encrypted(self, x: he_tf.HETensor) -> he_tf.HETensor:
         # On the packed (feature) axis this is the diagonal method, also for one output: its diagonals leave
