@@ -10,6 +10,9 @@ coordinate; over 21 steps the weights differ by about 2e-4 (measured), 1e-3 allo
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
@@ -214,3 +217,16 @@ def test_labels_must_be_zero_or_one_for_logistic_regression():
 def test_trained_weights_beyond_the_declared_bound_are_refused_to_the_model_owner():
     with pytest.raises(ValueError, match="trained weights have norm"):
         fit_private(ROWS, model_owner="carol", protocol=protocol(), **dict(SETTINGS, epochs=1, weight_bound=0.5))
+
+
+def test_tutorial_runs(capsys):
+    """The code of docs/tutorial-training.md runs, in order, and its assertions hold."""
+    tutorial = Path(__file__).resolve().parents[1] / "docs" / "tutorial-training.md"
+    blocks = re.findall(r"```python\n(.*?)```", tutorial.read_text(), flags=re.S)
+    assert len(blocks) >= 5
+    namespace: dict = {}
+    for index, block in enumerate(blocks):
+        exec(compile(block, f"{tutorial.name} block {index + 1}", "exec"), namespace)  # noqa: S102 (our docs)
+    printed = capsys.readouterr().out
+    assert "test accuracy: private" in printed
+    assert "truncation may fail" in printed and "alice's feature 3" in printed  # the refusals explain themselves

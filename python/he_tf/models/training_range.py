@@ -56,10 +56,10 @@ class RangePlan:
 
     def __str__(self) -> str:
         fp = self.fixed_point
-        rows = [f"{'quantity':<34} {'worst case':>12} {'limit':>12}"]
+        rows = [f"{'quantity':<42} {'worst case':>12} {'limit':>12}"]
         for q in self.quantities:
             limit = fp.product_limit if q.product else fp.max_magnitude
-            rows.append(f"{q.name:<34} {q.magnitude:>12.4g} {limit:>12.4g}")
+            rows.append(f"{q.name:<42} {q.magnitude:>12.4g} {limit:>12.4g}")
         rows.append(f"truncation failure bound over the training: {self.failure_bound:.3g}")
         return "\n".join(rows)
 
