@@ -4,9 +4,9 @@
 training split (398 samples, 30 features) with ``he_tf.models.fit_private`` under ``SecretSharing``
 (players ``alice`` and ``bob`` compute, ``dealer`` deals, ``carol`` owns the model), the data held by
 one owner (alice), by two owners joined by rows, by two joined by features (alice and bob, who also
-compute), and by two owners who do not compute (dave and erin send both shares of their data). The baseline is the
-same gradient descent (same batches, polynomial and hyperparameters) in NumPy float64, timed in the
-same run; the ratio is private over plaintext time per epoch. Bytes are the transcript's
+compute), and by two owners who do not compute (dave and erin send both shares of their data). The
+baseline is the same gradient descent (same batches, polynomial and hyperparameters) in NumPy float64,
+timed in the same run; the ratio is private over plaintext time per epoch. Bytes are the transcript's
 (``Transcript.bytes_per_edge``: elements times dtype size) for the whole run: sharing the inputs, every
 epoch, revealing the weights. Writes ``benchmarks/results/private_training.{json,md}`` with the machine
 and versions.
@@ -34,8 +34,8 @@ from he_tf.protocol import SecretSharing, recording
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PLAYERS = ["alice", "bob", "dealer", "carol", "dave", "erin"]
-SETTINGS = dict(epochs=3, batch_size=64, learning_rate=0.5, l2=0.01, sigmoid_range=(-4.0, 4.0), sigmoid_degree=1,
-                feature_bounds=11.0, weight_bound=4.0, seed=0)
+SETTINGS = dict(epochs=3, batch_size=64, learning_rate=0.5, l2=0.01, sigmoid_range=(-4.0, 4.0),
+                sigmoid_degree=1, feature_bounds=11.0, weight_bound=4.0, seed=0)
 
 
 def data():
@@ -96,15 +96,17 @@ def measure() -> dict:
         })
     versions = {"he_tf": he_tf.__version__, "tensorflow": tf.__version__, "numpy": np.__version__}
     return {"machine": machine.describe({"this process": versions}), "settings": SETTINGS,
-            "samples": len(x), "features": x.shape[1], "sklearn_test_accuracy": sklearn_accuracy, "rows": rows}
+            "samples": len(x), "features": x.shape[1], "sklearn_test_accuracy": sklearn_accuracy,
+            "rows": rows}
 
 
 def markdown(result: dict) -> str:
     m, s = result["machine"], result["settings"]
     lines = [
         f"Machine: {m['cpu']} ({m['cpus']} CPUs), {m['os']}; versions {m['versions']}; commit {m['commit']}.",
-        f"Logistic regression, {result['samples']} samples x {result['features']} features, {s['epochs']} epochs "
-        f"of batches of {s['batch_size']}, sigmoid degree {s['sigmoid_degree']} on {list(s['sigmoid_range'])}; "
+        f"Logistic regression, {result['samples']} samples x {result['features']} features, "
+        f"{s['epochs']} epochs of batches of {s['batch_size']}, sigmoid degree {s['sigmoid_degree']} on "
+        f"{list(s['sigmoid_range'])}; "
         f"scikit-learn's test accuracy {result['sklearn_test_accuracy']:.3f}.",
         "",
         "| data | s per epoch | plaintext NumPy s per epoch | private / plaintext | bytes, all edges | "

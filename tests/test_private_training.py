@@ -28,8 +28,8 @@ from he_tf.protocol import CKKS, SecretSharing, UnknownPlayerError, recording
 PLAYERS = ["alice", "bob", "dealer", "carol"]
 DATA_OWNERS = {"alice", "bob"}
 WEIGHT_TOLERANCE = 1e-3
-SETTINGS = dict(epochs=3, batch_size=64, learning_rate=0.5, l2=0.01, sigmoid_range=(-4.0, 4.0), sigmoid_degree=1,
-                feature_bounds=11.0, weight_bound=4.0, seed=0, progress=False)
+SETTINGS = dict(epochs=3, batch_size=64, learning_rate=0.5, l2=0.01, sigmoid_range=(-4.0, 4.0),
+                sigmoid_degree=1, feature_bounds=11.0, weight_bound=4.0, seed=0, progress=False)
 
 
 @pytest.fixture(autouse=True)
@@ -55,8 +55,8 @@ X_TRAIN, X_TEST, Y_TRAIN, Y_TEST = breast_cancer()
 HALF = len(X_TRAIN) // 2
 
 
-def plaintext_gd(x, y, *, logistic: bool, epochs, batch_size, learning_rate, l2, sigmoid_range, sigmoid_degree,
-                 seed, **_):
+def plaintext_gd(x, y, *, logistic: bool, epochs, batch_size, learning_rate, l2, sigmoid_range,
+                 sigmoid_degree, seed, **_):
     """The same training in NumPy float64: weights then bias."""
     q, s = sigmoid_polynomial(*sigmoid_range, sigmoid_degree)
     x = np.c_[x, np.ones(len(x))]
@@ -91,8 +91,7 @@ def rows_run():
     he_tf.set_config(he_tf.LocalConfig(PLAYERS))
     try:
         with recording() as transcript:
-            fit = fit_private({"alice": (X_TRAIN[:HALF], Y_TRAIN[:HALF]), "bob": (X_TRAIN[HALF:], Y_TRAIN[HALF:])},
-                              model_owner="carol", protocol=protocol(), **SETTINGS)
+            fit = fit_private(ROWS, model_owner="carol", protocol=protocol(), **SETTINGS)
     finally:
         he_tf.set_config(before)
     return fit, transcript
@@ -108,8 +107,8 @@ def test_logistic_joined_by_rows_matches_sklearn_and_plaintext_gd(rows_run):
 
 def test_logistic_joined_by_features_matches_sklearn_and_plaintext_gd():
     data = {"alice": X_TRAIN[:, :12], "bob": X_TRAIN[:, 12:]}
-    fit = fit_private(data, labels=("bob", Y_TRAIN), join="features", model_owner="alice", protocol=protocol(),
-                      **SETTINGS)
+    fit = fit_private(data, labels=("bob", Y_TRAIN), join="features", model_owner="alice",
+                      protocol=protocol(), **SETTINGS)
     check_against_references(fit)
 
 
@@ -131,7 +130,8 @@ def test_only_the_model_owner_receives_the_weights_and_data_leaves_owners_as_sha
     assert len(shares) == 4 and all(receivers == {"alice", "bob"} for receivers in shares.values()), shares
     assert transcript.received_by("dealer") == []
     # The model owner receives nothing but the output shares (its zero initial weights it placed itself).
-    assert {e.label.split("#")[0] for e in transcript.received_by("carol") if e.sender is not None} == {"output"}
+    received = transcript.received_by("carol")
+    assert {e.label.split("#")[0] for e in received if e.sender is not None} == {"output"}
     # Between the computing players only shares and masked openings travel.
     assert {e.kind for e in transcript if e.sender in ("alice", "bob") and e.receiver in ("alice", "bob")} \
         <= {"share", "masked"}
@@ -142,8 +142,9 @@ def test_linear_regression_by_features_matches_plaintext_gd_and_reveals_each_epo
     x = StandardScaler().fit_transform(x)
     y = (y - y.mean()) / y.std()
     settings = dict(SETTINGS, feature_bounds={"alice": 5.0, "bob": [5.0] * 6}, learning_rate=0.1, l2=0.0)
-    fit = fit_private({"alice": x[:, :4], "bob": x[:, 4:]}, labels=("carol", y), join="features", model="linear",
-                      label_bound=4.0, model_owner="carol", protocol=protocol(), reveal_each_epoch=True,
+    fit = fit_private({"alice": x[:, :4], "bob": x[:, 4:]}, labels=("carol", y), join="features",
+                      model="linear", label_bound=4.0, model_owner="carol", protocol=protocol(),
+                      reveal_each_epoch=True,
                       **{k: v for k, v in settings.items() if k not in ("sigmoid_range", "sigmoid_degree")})
     plain = plaintext_gd(x, y, logistic=False, **settings)
     np.testing.assert_allclose(np.r_[fit.weights, fit.bias], plain, rtol=0, atol=WEIGHT_TOLERANCE)
@@ -181,8 +182,8 @@ ROWS = {"alice": (X_TRAIN[:HALF], Y_TRAIN[:HALF]), "bob": (X_TRAIN[HALF:], Y_TRA
     (dict(data={"alice": ROWS["alice"], "bob": (X_TRAIN[HALF:, :20], Y_TRAIN[HALF:])}), ValueError,
      "same features at every owner"),
     (dict(data={"alice": (X_TRAIN[:HALF], Y_TRAIN[:10])}), ValueError, "rows of features but 10 labels"),
-    (dict(data={"alice": X_TRAIN[:HALF, :12], "bob": X_TRAIN[:, 12:]}, join="features", labels=("bob", Y_TRAIN)),
-     ValueError, "same rows at every owner"),
+    (dict(data={"alice": X_TRAIN[:HALF, :12], "bob": X_TRAIN[:, 12:]}, join="features",
+          labels=("bob", Y_TRAIN)), ValueError, "same rows at every owner"),
     (dict(data={"alice": X_TRAIN}, join="features"), ValueError, r"labels=\(owner, y\)"),
     (dict(feature_bounds={"alice": 11.0}), ValueError, "no bound for 'bob'"),
     (dict(join="columns"), ValueError, "join must be one of"),
@@ -216,7 +217,8 @@ def test_labels_must_be_zero_or_one_for_logistic_regression():
 
 def test_trained_weights_beyond_the_declared_bound_are_refused_to_the_model_owner():
     with pytest.raises(ValueError, match="trained weights have norm"):
-        fit_private(ROWS, model_owner="carol", protocol=protocol(), **dict(SETTINGS, epochs=1, weight_bound=0.5))
+        fit_private(ROWS, model_owner="carol", protocol=protocol(),
+                    **dict(SETTINGS, epochs=1, weight_bound=0.5))
 
 
 def test_tutorial_runs(capsys):
@@ -229,4 +231,4 @@ def test_tutorial_runs(capsys):
         exec(compile(block, f"{tutorial.name} block {index + 1}", "exec"), namespace)  # noqa: S102 (our docs)
     printed = capsys.readouterr().out
     assert "test accuracy: private" in printed
-    assert "truncation may fail" in printed and "alice's feature 3" in printed  # the refusals explain themselves
+    assert "truncation may fail" in printed and "alice's feature 3" in printed  # refusals explain themselves

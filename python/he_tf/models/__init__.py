@@ -12,7 +12,8 @@ A model owner serves predictions on data it never sees::
 
 ``model.predict(x_enc)`` also runs directly on an HETensor inside TensorFlow.
 See docs/tutorial-inference.md. ``fit_private`` trains linear and logistic regression on
-secret shares of several owners' data (docs/tutorial-training.md). ``model.save(path)`` and ``load(path)`` keep a model on disk;
+secret shares of several owners' data (docs/tutorial-training.md).
+``model.save(path)`` and ``load(path)`` keep a model on disk;
 ``python -m he_tf serve PATH`` serves it over the network to a :class:`RemoteClient` (docs/serving.md).
 """
 
@@ -36,9 +37,9 @@ from he_tf.models.wire import WireFormatError
 
 __all__ = [
     "OUTPUT_MODES", "Client", "ClientTiming", "Dense", "EncryptedModel", "KeyRequirements", "Magnitude",
-    "ModelFormatError", "Polynomial", "PolynomialActivation", "Prediction", "PrivateFit", "RemoteClient", "Server",
-    "ServerTiming", "Square", "Traffic", "WireFormatError", "from_keras", "from_sklearn", "from_steps",
-    "from_weights", "fit_private", "load",
+    "ModelFormatError", "Polynomial", "PolynomialActivation", "Prediction", "PrivateFit", "RemoteClient",
+    "Server", "ServerTiming", "Square", "Traffic", "WireFormatError", "fit_private", "from_keras",
+    "from_sklearn", "from_steps", "from_weights", "load",
 ]
 
 

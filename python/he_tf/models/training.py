@@ -69,7 +69,8 @@ class _Part:
     bounds: np.ndarray  # B_j of this owner's columns
 
 
-def batch_schedule(rows: int, batch_size: int, epochs: int, seed: Optional[int] = 0) -> list[list[np.ndarray]]:
+def batch_schedule(rows: int, batch_size: int, epochs: int,
+                   seed: Optional[int] = 0) -> list[list[np.ndarray]]:
     """The row indices of every batch of every epoch: a permutation of the joined rows per epoch
     (``numpy.random.default_rng(seed)``; rows in order when seed is None) cut into ``batch_size`` pieces.
 
@@ -112,7 +113,7 @@ def concat(protocol: SecretSharing, values: Sequence[SharedTensor], axis: int) -
 
 
 def take_rows(protocol: SecretSharing, x: SharedTensor, indices: np.ndarray) -> SharedTensor:
-    """The rows `indices` of shared matrix `x` (a public 0/1 integer selection matrix times x: local, exact)."""
+    """Rows `indices` of shared matrix `x`: a public 0/1 integer selection matrix times x (local, exact)."""
     select = np.zeros((len(indices), int(x.shape[0])), np.int64)
     select[np.arange(len(indices)), indices] = 1
     return protocol.matmul(select, x)
@@ -197,12 +198,12 @@ def fit_private(data: Mapping[str, object], *, model_owner: str, labels: Optiona
         feature_bounds=np.concatenate([p.bounds for p in parts]) if join == "features" else
         np.max([p.bounds for p in parts], axis=0),
         label_bound=float(label_bound), weight_bound=float(weight_bound), learning_rate=float(learning_rate),
-        l2=float(l2), batch_sizes=[len(b) for b in schedule[0]], epochs=epochs, fixed_point=protocol.fixed_point,
-        sigmoid=poly, failure_budget=failure_budget)
+        l2=float(l2), batch_sizes=[len(b) for b in schedule[0]], epochs=epochs,
+        fixed_point=protocol.fixed_point, sigmoid=poly, failure_budget=failure_budget)
 
     x_shared = [protocol.define_private_input(p.owner, _checked_features(p)) for p in parts]
-    y_shared = [protocol.define_private_input(owner, _checked_labels(owner, values, model, float(label_bound)))
-                for owner, values in zip(label_owners, y)]
+    y_shared = [protocol.define_private_input(owner, _checked_labels(owner, v, model, float(label_bound)))
+                for owner, v in zip(label_owners, y)]
     x = _with_bias(protocol, concat(protocol, x_shared, 0 if join == "rows" else 1))
     y = concat(protocol, y_shared, 0) if len(y_shared) > 1 else y_shared[0]
     w = protocol.define_private_variable(np.zeros((int(x.shape[1]), 1)), owner=model_owner)
@@ -219,7 +220,8 @@ def fit_private(data: Mapping[str, object], *, model_owner: str, labels: Optiona
     weights = protocol.define_output(model_owner, None, w).numpy()[:, 0]
     norm = float(np.linalg.norm(weights))
     if not norm <= weight_bound:
-        raise ValueError(f"fit_private: the trained weights have norm {norm:.4g} > weight_bound={weight_bound:g}, "
+        raise ValueError(f"fit_private: the trained weights have norm {norm:.4g} > "
+                         f"weight_bound={weight_bound:g}, "
                          "which the fixed-point budget assumed: products may have wrapped. Declare a larger "
                          "weight_bound (the budget is checked again), a smaller learning rate or more l2")
     return PrivateFit(weights[:-1], float(weights[-1]), model, model_owner, budget,
@@ -227,8 +229,8 @@ def fit_private(data: Mapping[str, object], *, model_owner: str, labels: Optiona
                       tuple(history), tuple(seconds))
 
 
-def _step(protocol: SecretSharing, w: SharedTensor, x: SharedTensor, y: SharedTensor, poly, learning_rate: float,
-          l2: float) -> SharedTensor:
+def _step(protocol: SecretSharing, w: SharedTensor, x: SharedTensor, y: SharedTensor, poly,
+          learning_rate: float, l2: float) -> SharedTensor:
     """One gradient step on a batch: w (1 - lr l2) - x^T ((p - y) lr / b), p the model's prediction."""
     z = protocol.matmul(x, w)
     p = z if poly is None else protocol.polyval(list(poly[0]), protocol.multiply(z, 1.0 / poly[1]))
@@ -240,7 +242,7 @@ def _step(protocol: SecretSharing, w: SharedTensor, x: SharedTensor, y: SharedTe
 
 
 def _with_bias(protocol: SecretSharing, x: SharedTensor) -> SharedTensor:
-    """[x, 1]: x times the public integer matrix [I | 0] plus a public column of ones (added by one player)."""
+    """[x, 1]: x times the public integer matrix [I | 0] plus public ones (one player adds them)."""
     rows, cols = int(x.shape[0]), int(x.shape[1])
     widen = np.eye(cols, cols + 1, dtype=np.int64)
     ones = np.zeros((rows, cols + 1))
@@ -257,7 +259,8 @@ def _checked_features(part: _Part):
         bad = np.flatnonzero(~(worst <= part.bounds))
         if bad.size:
             j = int(bad[0])
-            raise ValueError(f"fit_private: {part.owner}'s feature {j} (column {j} of its data) has |x| up to "
+            raise ValueError(f"fit_private: {part.owner}'s feature {j} (column {j} of its data) has |x| "
+                             f"up to "
                              f"{worst[j]:.4g} > its declared bound {part.bounds[j]:.4g} (or is not finite); "
                              "standardize and clip it, or declare a larger feature_bounds")
         return x
@@ -356,7 +359,8 @@ def _parts(data, labels, join: str, feature_bounds) -> tuple[list[_Part], list[n
             raise ValueError("fit_private: with join='rows' each owner gives its own labels: {owner: (x, y)}")
         widths = {p.owner: p.x.shape[1] for p in parts}
         if len(set(widths.values())) > 1:
-            raise ValueError(f"fit_private: join='rows' needs the same features at every owner; columns: {widths}")
+            raise ValueError(f"fit_private: join='rows' needs the same features at every owner; "
+                             f"columns: {widths}")
     else:
         if not (isinstance(labels, tuple) and len(labels) == 2 and isinstance(labels[0], str)):
             raise ValueError("fit_private: join='features' needs labels=(owner, y)")
@@ -364,7 +368,8 @@ def _parts(data, labels, join: str, feature_bounds) -> tuple[list[_Part], list[n
         heights = {p.owner: len(p.x) for p in parts}
         heights[f"{owner} (labels)"] = len(y)
         if len(set(heights.values())) > 1:
-            raise ValueError(f"fit_private: join='features' needs the same rows at every owner; rows: {heights}")
+            raise ValueError(f"fit_private: join='features' needs the same rows at every owner; "
+                             f"rows: {heights}")
         ys, label_owners = [y], [owner]
     return parts, ys, label_owners
 

@@ -121,10 +121,10 @@ def plan(*, feature_bounds: Sequence[float], label_bound: float, weight_bound: f
     step = learning_rate * x_max * error  # sum over b rows of |x| * error * lr / b
     quantities.append(Quantity("update lr * gradient (product)", step, True, steps * d))
     if l2:
-        quantities.append(Quantity("weight decay w * (1 - lr l2) (product)", weight_bound * abs(1 - learning_rate * l2),
-                                   True, steps * d))
-    quantities.append(Quantity("weights after a step", weight_bound * max(1.0, abs(1 - learning_rate * l2)) + step,
-                               False))
+        decay = weight_bound * abs(1 - learning_rate * l2)
+        quantities.append(Quantity("weight decay w * (1 - lr l2) (product)", decay, True, steps * d))
+    after = weight_bound * max(1.0, abs(1 - learning_rate * l2)) + step
+    quantities.append(Quantity("weights after a step", after, False))
     failure = sum(q.truncations * fixed_point.truncation_failure_probability(q.magnitude) for q in quantities)
     result = RangePlan(tuple(quantities), fixed_point, min(1.0, failure), z)
     _refuse(result, failure_budget)
@@ -148,7 +148,7 @@ def _refuse(result: RangePlan, failure_budget: float) -> None:
     if result.failure_bound > failure_budget:
         worst = max(result.quantities, key=lambda q: q.truncations * q.magnitude)
         raise ValueError(
-            f"fit_private: a local truncation may fail with probability up to {result.failure_bound:.3g} over "
-            f"the training (union bound; budget {failure_budget:.3g}), mostly from {worst.name} up to "
+            f"fit_private: a local truncation may fail with probability up to {result.failure_bound:.3g} "
+            f"over the training (union bound; budget {failure_budget:.3g}), mostly from {worst.name} up to "
             f"{worst.magnitude:.4g} at fraction_bits={fp.fraction_bits}; fewer fraction bits make each "
             f"truncation safer; else {advice}")
