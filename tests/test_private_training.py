@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -22,7 +23,8 @@ from sklearn.preprocessing import StandardScaler
 
 import he_tf
 from he_tf.models import fit_private
-from he_tf.models.training import batch_schedule, concat, sigmoid_polynomial
+from he_tf.models.shared_layout import concat, take_rows
+from he_tf.models.training import batch_schedule, sigmoid_polynomial
 from he_tf.protocol import CKKS, SecretSharing, UnknownPlayerError, recording
 
 PLAYERS = ["alice", "bob", "dealer", "carol"]
@@ -155,17 +157,31 @@ def test_linear_regression_by_features_matches_plaintext_gd_and_reveals_each_epo
     assert residual < 0.7 and abs(residual - np.mean((np.c_[x, np.ones(len(x))] @ plain - y) ** 2)) < 1e-2
 
 
-def test_concat_of_shares_matches_numpy():
+@pytest.mark.parametrize("mode", ["eager", "tf.function"])
+def test_concat_and_take_rows_of_shares_are_exact_and_local(mode):
     ss = protocol()
     a, b = np.arange(6.0).reshape(2, 3) / 4, -np.arange(4.0).reshape(2, 2) / 8
-    shared_a = ss.define_private_input("alice", lambda: a)
-    shared_b = ss.define_private_input("bob", lambda: b)
-    np.testing.assert_array_equal(ss.reveal(concat(ss, [shared_a, shared_b], 1), "carol").numpy(),
-                                  np.concatenate([a, b], 1))
-    np.testing.assert_array_equal(ss.reveal(concat(ss, [shared_a, shared_a], 0), "carol").numpy(),
-                                  np.concatenate([a, a], 0))
-    with pytest.raises(ValueError, match="axis 0 or 1"):
-        concat(ss, [shared_a], 2)
+    with recording() as transcript:
+        shared_a = ss.define_private_input("alice", lambda: a)
+        shared_b = ss.define_private_input("bob", lambda: b)
+    inputs = len(transcript)
+
+    def compute(x, y):
+        return (ss.reveal(concat(ss, [x, y], 1), "carol"), ss.reveal(concat(ss, [x, x], 0), "carol"),
+                ss.reveal(take_rows(ss, concat(ss, [x, x], 0), [3, 0, 3]), "carol"))
+
+    with recording() as transcript:
+        joined, stacked, rows = (tf.function(compute) if mode == "tf.function" else compute)(shared_a, shared_b)
+    np.testing.assert_array_equal(joined.numpy(), np.concatenate([a, b], 1))
+    np.testing.assert_array_equal(stacked.numpy(), np.concatenate([a, a], 0))
+    np.testing.assert_array_equal(rows.numpy(), np.concatenate([a, a], 0)[[3, 0, 3]])
+    assert inputs and all(e.label.startswith("output") for e in transcript)  # nothing sent but the outputs
+    with pytest.raises(ValueError, match=r"integers in \[0, 2\)"):
+        take_rows(ss, shared_a, [2])
+    with pytest.raises(ValueError, match="different fraction bits"):
+        concat(ss, [shared_a, ss.multiply(shared_a, shared_a, truncate=False)], 0)
+    with pytest.raises(TypeError, match="expected shared tensors"):
+        concat(ss, [shared_a, protocol().define_private_input("alice", lambda: a)], 0)
 
 
 ROWS = {"alice": (X_TRAIN[:HALF], Y_TRAIN[:HALF]), "bob": (X_TRAIN[HALF:], Y_TRAIN[HALF:])}

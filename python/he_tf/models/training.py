@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from he_tf import approx
 from he_tf.models import training_range
+from he_tf.models.shared_layout import concat, take_rows
 from he_tf.protocol import SecretSharing, SharedTensor, get_config, get_protocol
 
 JOINS = ("rows", "features")
@@ -90,33 +91,6 @@ def sigmoid_polynomial(low: float, high: float, degree: int) -> tuple[np.ndarray
     scale = max(abs(float(low)), abs(float(high)))
     coeffs = approx.fit_polynomial(lambda t: approx.sigmoid(scale * t), low / scale, high / scale, degree)
     return coeffs, scale
-
-
-def concat(protocol: SecretSharing, values: Sequence[SharedTensor], axis: int) -> SharedTensor:
-    """``tf.concat`` of shared matrices along axis 0 or 1, as sums of products with public 0/1 integer
-    matrices (local to each player, exact: integer public factors need no truncation)."""
-    if axis not in (0, 1):
-        raise ValueError(f"concat of shared matrices along axis 0 or 1, got {axis!r}")
-    sizes = [int(v.shape[axis]) for v in values]
-    total, start, result = sum(sizes), 0, None
-    for value, size in zip(values, sizes):
-        place = np.zeros((total, size) if axis == 0 else (size, total), np.int64)
-        if axis == 0:
-            place[start:start + size] = np.eye(size, dtype=np.int64)
-            term = protocol.matmul(place, value)
-        else:
-            place[:, start:start + size] = np.eye(size, dtype=np.int64)
-            term = protocol.matmul(value, place)
-        result = term if result is None else protocol.add(result, term)
-        start += size
-    return result
-
-
-def take_rows(protocol: SecretSharing, x: SharedTensor, indices: np.ndarray) -> SharedTensor:
-    """Rows `indices` of shared matrix `x`: a public 0/1 integer selection matrix times x (local, exact)."""
-    select = np.zeros((len(indices), int(x.shape[0])), np.int64)
-    select[np.arange(len(indices)), indices] = 1
-    return protocol.matmul(select, x)
 
 
 def fit_private(data: Mapping[str, object], *, model_owner: str, labels: Optional[tuple[str, object]] = None,
