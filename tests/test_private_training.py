@@ -171,7 +171,8 @@ def test_concat_and_take_rows_of_shares_are_exact_and_local(mode):
                 ss.reveal(take_rows(ss, concat(ss, [x, x], 0), [3, 0, 3]), "carol"))
 
     with recording() as transcript:
-        joined, stacked, rows = (tf.function(compute) if mode == "tf.function" else compute)(shared_a, shared_b)
+        run = tf.function(compute) if mode == "tf.function" else compute
+        joined, stacked, rows = run(shared_a, shared_b)
     np.testing.assert_array_equal(joined.numpy(), np.concatenate([a, b], 1))
     np.testing.assert_array_equal(stacked.numpy(), np.concatenate([a, a], 0))
     np.testing.assert_array_equal(rows.numpy(), np.concatenate([a, a], 0)[[3, 0, 3]])
@@ -194,6 +195,7 @@ ROWS = {"alice": (X_TRAIN[:HALF], Y_TRAIN[:HALF]), "bob": (X_TRAIN[HALF:], Y_TRA
     (dict(sigmoid_degree=5), ValueError, "truncation may fail"),
     (dict(model_owner="mallory"), UnknownPlayerError, "mallory"),
     (dict(model_owner="dealer"), ValueError, "may not be the dealer"),
+    (dict(protocol=dict(outputs=["alice"])), ValueError, "not to the model owner 'carol'"),
     (dict(data={"alice": ROWS["alice"], "mallory": ROWS["bob"]}), UnknownPlayerError, "mallory"),
     (dict(data={"alice": ROWS["alice"], "bob": (X_TRAIN[HALF:, :20], Y_TRAIN[HALF:])}), ValueError,
      "same features at every owner"),

@@ -116,9 +116,10 @@ def fit_private(data: Mapping[str, object], *, model_owner: str, labels: Optiona
         The :class:`SecretSharing` protocol (its players compute, its dealer deals); the one in force
         when None.
     epochs, batch_size, learning_rate, l2
-        Mini-batch gradient descent of the mean loss (logistic loss, or half the squared error) plus
-        ``l2 / 2 * ||w||^2`` (the bias included), from zero weights, on the batches of
-        :func:`batch_schedule` (``seed``).
+        Mini-batch gradient descent from zero weights, on the batches of :func:`batch_schedule`
+        (``seed``): the gradient of the mean loss (half the squared error; for logistic regression the
+        logistic loss's, ``x^T (sigmoid(z) - y) / b``, with sigmoid replaced by the polynomial) plus
+        ``l2 * w`` (the bias included).
     sigmoid_range, sigmoid_degree
         The polynomial's fit range (where the logits are expected) and degree. Degree 1 (the default) is
         the least-squares line through sigmoid on the range: monotone, so gradient descent stays stable,
@@ -158,6 +159,9 @@ def fit_private(data: Mapping[str, object], *, model_owner: str, labels: Optiona
     config.check(model_owner, *data)
     if model_owner == protocol.dealer:
         raise ValueError(f"fit_private: the model owner may not be the dealer {protocol.dealer!r}")
+    if protocol.outputs is not None and model_owner not in protocol.outputs:
+        raise ValueError(f"fit_private: {protocol!r} reveals outputs to {', '.join(protocol.outputs)} only, "
+                         f"not to the model owner {model_owner!r}")
     parts, y, label_owners = _parts(data, labels, join, feature_bounds)
     config.check(*label_owners)
     if model == "logistic":
