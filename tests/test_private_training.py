@@ -250,3 +250,41 @@ def test_tutorial_runs(capsys):
     printed = capsys.readouterr().out
     assert "test accuracy: private" in printed
     assert "truncation may fail" in printed and "alice's feature 3" in printed  # refusals explain themselves
+
+
+def test_the_budget_bounds_what_gradient_descent_computes():
+    """Plaintext gradient descent on data at the declared bounds: while ||w|| <= weight_bound, every value
+    the plan bounds stays below its worst case."""
+    from he_tf.models import training_range
+    from he_tf.protocol.fixed_point import FixedPoint
+
+    rng = np.random.default_rng(1)
+    bounds = np.array([1.0, 2.0, 4.0])
+    x = rng.choice([-1.0, 1.0], (200, 3)) * bounds * rng.uniform(0.5, 1.0, (200, 3))
+    y = (x @ [1.0, -0.5, 0.25] > 0).astype(float)
+    q, s = sigmoid_polynomial(-4.0, 4.0, 3)
+    lr, batch, weight_bound = 0.5, 32, 2.0
+    schedule = batch_schedule(len(x), batch, 3, 0)
+    plan = training_range.plan(feature_bounds=bounds, label_bound=1.0, weight_bound=weight_bound,
+                               learning_rate=lr, l2=0.0, batch_sizes=[len(b) for b in schedule[0]], epochs=3,
+                               fixed_point=FixedPoint(16, 16), sigmoid=(q, s), failure_budget=1.0)
+    worst = {quantity.name: quantity.magnitude for quantity in plan.quantities}
+    x1, w, seen = np.c_[x, np.ones(len(x))], np.zeros(4), {"z": 0.0, "error": 0.0, "update": 0.0}
+    for rows in (r for batches in schedule for r in batches):
+        assert np.linalg.norm(w) <= weight_bound  # the budget's assumption holds on this data
+        z = x1[rows] @ w
+        error = np.polyval(q, z / s) - y[rows]
+        update = x1[rows].T @ (error * lr / len(rows))
+        for key, value in (("z", z), ("error", error), ("update", update)):
+            seen[key] = max(seen[key], float(np.max(np.abs(value))))
+        w = w - update
+    assert 0 < seen["z"] <= worst["logits x.w (product)"] == plan.logit_bound
+    assert 0 < seen["error"] <= worst["error p - y"]
+    assert 0 < seen["update"] <= worst["update lr * gradient (product)"]
+    assert plan.logit_bound == pytest.approx(weight_bound * np.sqrt(np.sum(bounds**2) + 1))
+
+
+def test_progress_bar_per_epoch(capsys):
+    fit_private({"alice": (X_TRAIN[:64], Y_TRAIN[:64])}, model_owner="carol", protocol=protocol(),
+                **dict(SETTINGS, epochs=2, progress=True))
+    assert "fit_private" in capsys.readouterr().err  # tqdm writes to stderr
