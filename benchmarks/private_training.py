@@ -4,7 +4,8 @@
 training split (398 samples, 30 features) with ``he_tf.models.fit_private`` under ``SecretSharing``
 (players ``alice`` and ``bob`` compute, ``dealer`` deals, ``carol`` owns the model), the data held by
 one owner (alice), by two owners joined by rows, by two joined by features (alice and bob, who also
-compute), and by two owners who do not compute (dave and erin send both shares of their data). The
+compute), by two owners who do not compute (dave and erin send both shares of their data), and by
+rows again with the ``SeededDealer`` (a seed per triple to the first player instead of its share). The
 baseline is the same gradient descent (same batches, polynomial and hyperparameters) in NumPy float64,
 timed in the same run; the ratio is private over plaintext time per epoch (medians over the epochs of
 ``REPEATS`` trainings). Bytes are the transcript's
@@ -32,6 +33,7 @@ from benchmarks import machine, result_files
 from he_tf.models import fit_private
 from he_tf.models.training import batch_schedule, sigmoid_polynomial
 from he_tf.protocol import SecretSharing, recording
+from he_tf.protocol.providers import Dealer, SeededDealer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPEATS = 3  # trainings per variant: the time per epoch is the median over all their epochs
@@ -69,6 +71,8 @@ def variants(x, y):
                                       join="features"),
         "2 outside owners (dave, erin), by rows": dict(data={"dave": (x[:half], y[:half]),
                                                              "erin": (x[half:], y[half:])}),
+        "2 owners, by rows, SeededDealer": dict(data={"alice": (x[:half], y[:half]),
+                                                      "bob": (x[half:], y[half:])}, provider=SeededDealer),
     }
 
 
@@ -79,10 +83,10 @@ def measure() -> dict:
     sklearn_accuracy = LogisticRegression().fit(x, y).score(x_test, y_test)
     rows = []
     for name, variant in variants(x, y).items():
-        owners = variant.pop("data")
+        owners, provider = variant.pop("data"), variant.pop("provider", Dealer)
         epochs = []
         for _ in range(REPEATS):
-            protocol = SecretSharing(players=("alice", "bob"), dealer="dealer")
+            protocol = SecretSharing(players=("alice", "bob"), dealer="dealer", provider=provider())
             with recording() as transcript:
                 fit = fit_private(owners, model_owner="carol", protocol=protocol, progress=False,
                                   **variant, **SETTINGS)
