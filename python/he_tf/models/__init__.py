@@ -11,7 +11,9 @@ A model owner serves predictions on data it never sees::
     prediction.outputs, prediction.labels()
 
 ``model.predict(x_enc)`` also runs directly on an HETensor inside TensorFlow.
-See docs/tutorial-inference.md. ``model.save(path)`` and ``load(path)`` keep a model on disk;
+See docs/tutorial-inference.md. ``fit_private`` trains linear and logistic regression on
+secret shares of several owners' data (docs/tutorial-training.md).
+``model.save(path)`` and ``load(path)`` keep a model on disk;
 ``python -m he_tf serve PATH`` serves it over the network to a :class:`RemoteClient` (docs/serving.md).
 """
 
@@ -30,13 +32,14 @@ from he_tf.models.outputs import Prediction
 from he_tf.models.serving import Client, ClientTiming, Server, ServerTiming, Traffic
 from he_tf.models.sklearn_import import from_sklearn
 from he_tf.models.steps import Dense, Polynomial, Square
+from he_tf.models.training import PrivateFit, fit_private
 from he_tf.models.wire import WireFormatError
 
 __all__ = [
     "OUTPUT_MODES", "Client", "ClientTiming", "Dense", "EncryptedModel", "KeyRequirements", "Magnitude",
-    "ModelFormatError", "Polynomial", "PolynomialActivation", "Prediction", "RemoteClient", "Server",
-    "ServerTiming", "Square", "Traffic", "WireFormatError", "from_keras", "from_sklearn", "from_steps",
-    "from_weights", "load",
+    "ModelFormatError", "Polynomial", "PolynomialActivation", "Prediction", "PrivateFit", "RemoteClient",
+    "Server", "ServerTiming", "Square", "Traffic", "WireFormatError", "fit_private", "from_keras",
+    "from_sklearn", "from_steps", "from_weights", "load",
 ]
 
 
