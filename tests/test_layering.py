@@ -19,6 +19,7 @@ BELOW = {
     "encryption": {"ops", "packing", "keys", "params", "tensor"},
     "optable": {"arithmetic", "manipulation"},
     "framework_table": {"optable"},
+    "numpy": {"encryption", "framework_table", "routing", "tensor"},
     "protocol.base": {"protocol.players", "tensor"},
 }
 

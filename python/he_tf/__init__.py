@@ -31,8 +31,8 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-# Subpackages as attributes on first use (he_tf.models, he_tf.serving), without importing them here.
-_LAZY = ("models", "serving")
+# Subpackages and adapters as attributes on first use (he_tf.models, he_tf.numpy, ...), without importing them here.
+_LAZY = ("models", "numpy", "serving")
 
 
 def __getattr__(name: str):
