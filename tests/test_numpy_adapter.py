@@ -94,6 +94,24 @@ def test_plaintext_operand_may_not_enlarge_the_encrypted_one(keys):
         x + X
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_in_place_operators_and_out_write_into_the_encrypted_array(keys, layout):
+    x, y = hnp.encrypt(keys.public, X, layout), hnp.encrypt(keys.public, Y, layout)
+    alias = x
+    x += 1.0
+    x -= y
+    x *= Y[0]
+    assert x is alias  # as in NumPy: every name for the array sees the new values
+    check(alias, (X + 1.0 - Y) * Y[0], keys)
+    assert np.negative(y, out=y) is y
+    check(y, -Y, keys)
+    z = hnp.encrypt(keys.public, X, layout)
+    z @= W @ W.T  # (3, 3)
+    check(z, X @ W @ W.T, keys)
+    with pytest.raises(ValueError, match="does not fit out= of shape"):
+        z @= W
+
+
 # --- matmul and dot ---------------------------------------------------------------------------------------------
 
 V3, V4 = RNG.uniform(-1, 1, size=3), RNG.uniform(-1, 1, size=4)
@@ -232,6 +250,19 @@ def test_concatenate_and_stack(keys, layout):
             mixed()
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_take(keys, layout):
+    x = hnp.encrypt(keys.public, X3, layout)
+    free = (1, 2) if layout == "batch" else (0, 1)
+    for axis in free:
+        check(np.take(x, [1, 0, 1], axis=axis), np.take(X3, [1, 0, 1], axis=axis), keys)
+        check(np.take(x, 1, axis=axis), np.take(X3, 1, axis=axis), keys)
+    with pytest.raises(ValueError, match="packed into ciphertext slots"):
+        np.take(x, [0], axis=x.packed_axis)
+    with pytest.raises(ValueError, match="axis=None flattens"):
+        np.take(x, [0])
+
+
 # --- refusals: nothing else runs, nothing is decrypted silently -------------------------------------------------
 
 REFUSED = {
@@ -251,7 +282,9 @@ REFUSED = {
     "np.multiply.outer": lambda x: np.multiply.outer(x, X),
     "np.asarray": lambda x: np.asarray(x),
     "np.array": lambda x: np.array(x),
-    "np.add on encrypted arrays does not take out=": lambda x: np.add(x, 1.0, out=np.empty((4, 3))),
+    "np.add on encrypted arrays writes out= into an encrypted array only": lambda x: np.add(x, 1.0, out=np.empty((4, 3))),
+    "np.multiply on encrypted arrays does not take where=": lambda x: np.multiply(x, 2.0, where=X > 0),
+    "np.add on encrypted arrays does not take dtype=": lambda x: np.add(x, 1.0, dtype=np.float32),
 }
 
 
@@ -316,7 +349,7 @@ def test_bindings_route_every_function_to_its_op():
     functions = [b.function for b in hnp.BINDINGS]
     assert len(set(functions)) == len(functions)
     assert {"np.add", "np.subtract", "np.multiply", "np.negative", "np.square", "np.matmul", "np.dot", "np.sum",
-            "np.polyval", "np.transpose", "np.reshape", "np.concatenate", "np.stack"} <= set(functions)
+            "np.polyval", "np.transpose", "np.reshape", "np.concatenate", "np.stack", "np.take"} <= set(functions)
     routes = {**hnp._UFUNCS, **hnp._FUNCTIONS}
     assert len(routes) == len(functions)
     for binding in hnp.BINDINGS:

@@ -117,10 +117,11 @@ class EncryptedArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         route = _UFUNCS.get(ufunc)
-        if route is None or method != "__call__" or kwargs:
+        if route is None or method != "__call__" or (kwargs and kwargs.keys() != {"out"}):
             raise _ufunc_refusal(ufunc, method, kwargs)
         op, adapt = route
-        return EncryptedArray(op(*map(_unwrap, adapt(*inputs) if adapt else inputs)))
+        result = op(*map(_unwrap, adapt(*inputs) if adapt else inputs))
+        return _into(kwargs["out"], result, ufunc) if kwargs else EncryptedArray(result)
 
     def __array_function__(self, func, types, args, kwargs):
         route = _FUNCTIONS.get(func)
@@ -147,6 +148,19 @@ def _unwrap(value):
     if isinstance(value, (list, tuple)):
         return [_unwrap(v) for v in value]
     return value
+
+
+def _into(out: tuple, result: HETensor, ufunc) -> EncryptedArray:
+    """``out=(arr,)`` (also ``arr += ...``): the encrypted ``arr`` now holds ``result``, as NumPy writes into out."""
+    (target,) = out
+    if not isinstance(target, EncryptedArray):
+        raise TypeError(f"np.{ufunc.__name__} on encrypted arrays writes out= into an encrypted array only, got "
+                        f"{type(target).__name__}; nothing is decrypted silently")
+    if result.shape != target._hetensor.shape:
+        raise ValueError(f"np.{ufunc.__name__}: the result of shape {tuple(result.shape.as_list())} does not fit "
+                         f"out= of shape {target.shape}")
+    target._hetensor = result
+    return target
 
 
 def _ndim(value) -> int:
@@ -224,6 +238,14 @@ def _stack(arrays, axis=0, out=None, dtype=None, casting=None):
     return _all_encrypted("np.stack", arrays), axis
 
 
+def _take(a, indices, axis=None, out=None, mode=None):
+    _refuse_options("np.take", out=out, mode=mode)
+    if axis is None:
+        raise ValueError("np.take with axis=None flattens, which would merge the axis packed into ciphertext slots; "
+                         "give an axis")
+    return a, indices, axis
+
+
 _PACKED = "not along the axis packed into ciphertext slots"
 _BOUND: tuple[tuple[Binding, Optional[Callable]], ...] = (
     (Binding("np.add", "add", "also `+`"), None),
@@ -241,6 +263,7 @@ _BOUND: tuple[tuple[Binding, Optional[Callable]], ...] = (
     (Binding("np.reshape", "reshape", "keeps the packed axis whole; `order='C'`"), _reshape),
     (Binding("np.concatenate", "concat", f"encrypted arrays only, {_PACKED}"), _concatenate),
     (Binding("np.stack", "stack", "encrypted arrays only"), _stack),
+    (Binding("np.take", "gather", f"`axis` given, {_PACKED}"), _take),
 )
 BINDINGS: tuple[Binding, ...] = tuple(binding for binding, _ in _BOUND)
 
@@ -289,5 +312,6 @@ def _ufunc_refusal(ufunc, method: str, kwargs) -> TypeError:
     if method != "__call__":
         return TypeError(f"{name}.{method} is not supported on encrypted arrays, only {name}(...) itself"
                          + ("; for sums use np.sum" if method == "reduce" else ""))
-    return TypeError(f"{name} on encrypted arrays does not take {', '.join(f'{k}=' for k in kwargs)}: the result "
-                     "is a new encrypted array")
+    given = ", ".join(f"{k}=" for k in kwargs if k != "out")
+    return TypeError(f"{name} on encrypted arrays does not take {given}: the result is an encrypted array of the "
+                     "operands' dtype")
