@@ -8,7 +8,7 @@ at once, and as a share of the op's time. The target: the adapter adds at most 5
 the end-to-end ratio spreads by more than that either way; the share does not. Run from the repository
 root::
 
-    python -m benchmarks.numpy_adapter            # about 40 s; writes benchmarks/results/numpy_adapter.{json,md}
+    python -m benchmarks.numpy_adapter            # about 40 s: benchmarks/results/numpy_adapter.{json,md}
     python -m benchmarks.numpy_adapter --check    # exit 1 if the adapter adds more than 5% to an op
 """
 
@@ -37,7 +37,8 @@ def cases(keys, samples: int, features: int) -> dict:
     values, w = rng.normal(size=(samples, features)), rng.normal(size=(features, 4))
     h = he_tf.encrypt(keys.public, values)
     x = hnp.asarray(h)
-    row = rng.normal(size=features)
+    row, p = rng.normal(size=features), [0.5, 1.0, 0.25]
+    shape = (samples, 2, -1)
     return {
         "x + x": (lambda: he_tf.add(h, h), lambda: x + x),
         "np.subtract(x, row)": (lambda: he_tf.subtract(h, row), lambda: np.subtract(x, row)),
@@ -45,15 +46,15 @@ def cases(keys, samples: int, features: int) -> dict:
         "np.square(x)": (lambda: he_tf.square(h), lambda: np.square(x)),
         "x @ w": (lambda: he_tf.matmul(h, w), lambda: x @ w),
         "np.sum(x, axis=0)": (lambda: he_tf.reduce_sum(h, 0), lambda: np.sum(x, axis=0)),
-        "np.polyval(p, x)": (lambda: he_tf.polyval([0.5, 1.0, 0.25], h), lambda: np.polyval([0.5, 1.0, 0.25], x)),
+        "np.polyval(p, x)": (lambda: he_tf.polyval(p, h), lambda: np.polyval(p, x)),
         "x.T": (lambda: he_tf.transpose(h), lambda: x.T),
-        "np.reshape(x, ...)": (lambda: he_tf.reshape(h, (samples, 2, -1)), lambda: np.reshape(x, (samples, 2, -1))),
+        "np.reshape(x, ...)": (lambda: he_tf.reshape(h, shape), lambda: np.reshape(x, shape)),
         "np.concatenate(..., 1)": (lambda: he_tf.concat([h, h], 1), lambda: np.concatenate([x, x], 1)),
     }
 
 
 def _round(direct, adapted, seconds: float) -> tuple[float, float]:
-    """Seconds per call of each, over pairs of calls that alternate which goes first (so load hits both alike)."""
+    """Seconds per call of each, over pairs of calls alternating which goes first (load hits both alike)."""
     totals, calls, start = [0.0, 0.0], 0, time.perf_counter()
     while time.perf_counter() - start < seconds or calls == 0:
         for side in ((0, 1) if calls % 2 == 0 else (1, 0)):
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=0.15, help="per side and round")
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--features", type=int, default=8)
-    parser.add_argument("--check", action="store_true", help=f"exit 1 if the adapter adds over {TARGET - 1:.0%}")
+    parser.add_argument("--check", action="store_true",
+                        help=f"exit 1 if the adapter adds over {TARGET - 1:.0%}")
     parser.add_argument("--output-dir", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args(argv)
 
@@ -110,27 +112,31 @@ def main(argv: list[str] | None = None) -> int:
     params = he_tf.Params()
     keys = he_tf.KeySet.generate(params)
     table = cases(keys, args.samples, args.features)
-    rows = [{"call": name, **measure(direct, adapted, args.rounds, args.seconds)} for name, (direct, adapted) in table.items()]
+    rows = [{"call": name, **measure(direct, adapted, args.rounds, args.seconds)}
+            for name, (direct, adapted) in table.items()]
     for row, (direct, adapted) in zip(rows, table.values()):
         row["adapter_us"] = adapter_alone_us(adapted, direct())
         row["adapter_share"] = row["adapter_us"] / (1e3 * row["direct_ms"])
     described = machine.describe({"he_tf": {"he_tf": he_tf.__version__, "tensorflow": tf.__version__}})
     result = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": described, "params": repr(params),
-              "shape": [args.samples, args.features], "layout": "batch", "target_share": TARGET - 1, "cases": rows}
+              "shape": [args.samples, args.features], "layout": "batch", "target_share": TARGET - 1,
+              "cases": rows}
     lines = [
         "# he_tf.numpy against the same he-tf ops called directly", "",
         f"{result['date']}; {described['cpu']}, {described['cpus']} CPUs; {described['os']}; "
         f"TensorFlow {tf.__version__}; commit {described['commit']}", "",
-        f"An encrypted ({args.samples}, {args.features}) array, batch layout, `{params!r}`, eager. Each of "
-        f"{args.rounds} rounds alternates the two calls for {args.seconds} s; milliseconds per call and the ratio "
-        f"are medians over the rounds (range: the rounds' lowest and highest ratio). Adapter alone: the NumPy call "
-        "with its op answering at once (NumPy's dispatch, the lookup, the argument adaptation, the wrap), the "
-        f"fastest of 5 x 2000 calls; share: of the op's direct time. Target: share <= {TARGET - 1:.0%}.", "",
-        "| NumPy call | he-tf op direct ms | through he_tf.numpy ms | ratio | range | adapter alone us | share |",
+        f"An encrypted ({args.samples}, {args.features}) array, batch layout, `{params!r}`, eager. Each "
+        f"of {args.rounds} rounds alternates the two calls for {args.seconds} s; milliseconds per call and "
+        "the ratio are medians over the rounds (range: the rounds' lowest and highest ratio). Adapter "
+        "alone: the NumPy call with its op answering at once (NumPy's dispatch, the lookup, the argument "
+        "adaptation, the wrap), the fastest of 5 x 2000 calls; share: of the op's direct time. Target: "
+        f"share <= {TARGET - 1:.0%}.", "",
+        "| NumPy call | he-tf op direct ms | through he_tf.numpy ms | ratio | range | adapter alone us "
+        "| share |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ] + [f"| `{r['call']}` | {r['direct_ms']:.3f} | {r['numpy_ms']:.3f} | {r['ratio']:.3f}x | "
-         f"{r['ratio_spread'][0]:.2f}-{r['ratio_spread'][1]:.2f} | {r['adapter_us']:.2f} | {r['adapter_share']:.2%} |"
-         for r in rows]
+         f"{r['ratio_spread'][0]:.2f}-{r['ratio_spread'][1]:.2f} | {r['adapter_us']:.2f} | "
+         f"{r['adapter_share']:.2%} |" for r in rows]
     result_files.write(ROOT / args.output_dir, "numpy_adapter", result, "\n".join(lines))
     over = [r["call"] for r in rows if 1 + r["adapter_share"] > TARGET]
     if args.check and over:

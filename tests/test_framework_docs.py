@@ -1,9 +1,12 @@
 """Framework adapters' pages: the table of supported functions is the one generated from the adapter's
 bindings (``he_tf.framework_table.markdown(module.BINDINGS)``), and the page's python blocks run.
 
-After changing an adapter's bindings, regenerate its page's table from the repository's root with
+After changing an adapter's bindings, regenerate its page's table with :func:`regenerate`; from the
+repository's root (the failing test prints it too):
 
-    PYTHONPATH=python python -c "import sys; sys.path.insert(0, 'tests'); import test_framework_docs; test_framework_docs.regenerate('numpy.md')"
+    PYTHONPATH=python python -c "import sys; sys.path.insert(0, 'tests'); import test_framework_docs as t; t.regenerate('numpy.md')"
+
+A new adapter's page: add ``(page, module)`` to :data:`PAGES`.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from he_tf import framework_table
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 # (page under docs/, the adapter module whose BINDINGS its table shows)
 PAGES = [("numpy.md", "he_tf.numpy")]
-REGENERATE = ('PYTHONPATH=python python -c "import sys; sys.path.insert(0, \'tests\'); import test_framework_docs; '
-              'test_framework_docs.regenerate({page!r})"')
+REGENERATE = ("PYTHONPATH=python python -c \"import sys; sys.path.insert(0, 'tests'); "
+              "import test_framework_docs as t; t.regenerate({page!r})\"")
 
 
 def generated_table(module: str) -> str:

@@ -45,9 +45,6 @@ def encrypt(public, array, layout: str = "batch", secret=None) -> EncryptedArray
 
 def asarray(hetensor: HETensor) -> EncryptedArray:
     """``hetensor`` as an EncryptedArray, without copying (``.hetensor`` gives it back)."""
-    if not isinstance(hetensor, HETensor):
-        kind = "is one already" if isinstance(hetensor, EncryptedArray) else "encrypt plaintext with he_tf.numpy.encrypt"
-        raise TypeError(f"asarray wraps an he_tf.HETensor, got {type(hetensor).__name__} ({kind})")
     return EncryptedArray(hetensor)
 
 
@@ -63,6 +60,11 @@ class EncryptedArray(np.lib.mixins.NDArrayOperatorsMixin):
     __slots__ = ("_hetensor",)
 
     def __init__(self, hetensor: HETensor):
+        if not isinstance(hetensor, HETensor):
+            wrapped = isinstance(hetensor, EncryptedArray)
+            hint = "it is one" if wrapped else "encrypt plaintext with he_tf.numpy.encrypt"
+            raise TypeError(f"an EncryptedArray wraps an he_tf.HETensor, got {type(hetensor).__name__}; "
+                            f"{hint}")
         self._hetensor = hetensor
 
     @property
@@ -132,13 +134,14 @@ class EncryptedArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
-            "an encrypted array does not convert to a NumPy array (np.asarray, np.array, float, ...): nothing is "
-            "decrypted silently. The key owner decrypts it with arr.decrypt(keys.secret); "
+            "an encrypted array does not convert to a NumPy array (np.asarray, np.array, float, ...): "
+            "nothing is decrypted silently. The key owner decrypts it with arr.decrypt(keys.secret); "
             f"{_SUPPORTED_SENTENCE}"
         )
 
     def __bool__(self):
-        raise TypeError("the truth value of an encrypted array is unknown; decrypt it first (arr.decrypt(secret))")
+        raise TypeError("the truth value of an encrypted array is unknown; decrypt it first "
+                        "(arr.decrypt(secret))")
 
 
 def _unwrap(value):
@@ -151,14 +154,14 @@ def _unwrap(value):
 
 
 def _into(out: tuple, result: HETensor, ufunc) -> EncryptedArray:
-    """``out=(arr,)`` (also ``arr += ...``): the encrypted ``arr`` now holds ``result``, as NumPy writes into out."""
+    """``out=(arr,)``, also ``arr += ...``: the encrypted ``arr`` now holds ``result`` (NumPy writes out)."""
     (target,) = out
     if not isinstance(target, EncryptedArray):
-        raise TypeError(f"np.{ufunc.__name__} on encrypted arrays writes out= into an encrypted array only, got "
-                        f"{type(target).__name__}; nothing is decrypted silently")
+        raise TypeError(f"np.{ufunc.__name__} on encrypted arrays writes out= into an encrypted array only, "
+                        f"got {type(target).__name__}; nothing is decrypted silently")
     if result.shape != target._hetensor.shape:
-        raise ValueError(f"np.{ufunc.__name__}: the result of shape {tuple(result.shape.as_list())} does not fit "
-                         f"out= of shape {target.shape}")
+        raise ValueError(f"np.{ufunc.__name__}: the result of shape {tuple(result.shape.as_list())} does not "
+                         f"fit out= of shape {target.shape}")
     target._hetensor = result
     return target
 
@@ -178,15 +181,15 @@ def _refuse_options(function: str, **options) -> None:
 def _all_encrypted(function: str, arrays) -> list:
     arrays = list(arrays)
     if not all(isinstance(a, EncryptedArray) for a in arrays):
-        raise TypeError(f"{function} of encrypted with plaintext arrays is not supported: encrypt every array with "
-                        "he_tf.numpy.encrypt (same keys and layout) first")
+        raise TypeError(f"{function} of encrypted with plaintext arrays is not supported: encrypt every "
+                        "array with he_tf.numpy.encrypt (same keys and layout) first")
     return arrays
 
 
 # Argument adaptation: from a NumPy function's arguments to its op's positional arguments.
 
 def _matmul(a, b):
-    """NumPy's 1-D plaintext ``p @ x`` is ``x @ p`` for a 1-D x, else x with its last two axes swapped, ``@ p``."""
+    """NumPy's 1-D plaintext ``p @ x``: ``x @ p`` for a 1-D x, else ``x`` (last two axes swapped) ``@ p``."""
     if isinstance(b, EncryptedArray) and not isinstance(a, EncryptedArray) and np.ndim(a) == 1:
         if b.ndim == 1:
             return b, a
@@ -199,8 +202,8 @@ def _dot(a, b, out=None):
     if _ndim(a) == 0 or _ndim(b) == 0:
         raise ValueError("np.dot with a scalar operand on encrypted arrays: use np.multiply (or *)")
     if _ndim(b) > 2:
-        raise ValueError("np.dot with a second operand of more than 2 dimensions is not supported on encrypted "
-                         "arrays (it sums over that operand's second-to-last axis); use np.matmul")
+        raise ValueError("np.dot with a second operand of more than 2 dimensions is not supported on "
+                         "encrypted arrays (it sums over that operand's second-to-last axis); use np.matmul")
     return _matmul(a, b)
 
 
@@ -241,8 +244,8 @@ def _stack(arrays, axis=0, out=None, dtype=None, casting=None):
 def _take(a, indices, axis=None, out=None, mode=None):
     _refuse_options("np.take", out=out, mode=mode)
     if axis is None:
-        raise ValueError("np.take with axis=None flattens, which would merge the axis packed into ciphertext slots; "
-                         "give an axis")
+        raise ValueError("np.take with axis=None flattens, which would merge the axis packed into ciphertext "
+                         "slots; give an axis")
     return a, indices, axis
 
 
@@ -289,9 +292,9 @@ def _routes(ufuncs: bool) -> dict:
 _UFUNCS = _routes(ufuncs=True)
 _FUNCTIONS = _routes(ufuncs=False)
 _SUPPORTED_SENTENCE = (
-    f"he_tf.numpy computes {', '.join(b.function for b in BINDINGS)} and the operators + - * / @ on encrypted "
-    "arrays. Comparisons and other non-polynomial functions need the key owner: decrypt first, or approximate "
-    "the function with np.polyval."
+    f"he_tf.numpy computes {', '.join(b.function for b in BINDINGS)} and the operators + - * / @ on "
+    "encrypted arrays. Comparisons and other non-polynomial functions need the key owner: decrypt first, or "
+    "approximate the function with np.polyval."
 )
 
 
@@ -313,5 +316,5 @@ def _ufunc_refusal(ufunc, method: str, kwargs) -> TypeError:
         return TypeError(f"{name}.{method} is not supported on encrypted arrays, only {name}(...) itself"
                          + ("; for sums use np.sum" if method == "reduce" else ""))
     given = ", ".join(f"{k}=" for k in kwargs if k != "out")
-    return TypeError(f"{name} on encrypted arrays does not take {given}: the result is an encrypted array of the "
-                     "operands' dtype")
+    return TypeError(f"{name} on encrypted arrays does not take {given}: the result is an encrypted array of "
+                     "the operands' dtype")
