@@ -31,7 +31,7 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-# Subpackages and adapters as attributes on first use (he_tf.models, he_tf.numpy, ...), without importing them here.
+# Subpackages and adapters as attributes on first use (he_tf.models, he_tf.numpy, ...), not imported here.
 _LAZY = ("models", "numpy", "serving")
 
 
