@@ -52,9 +52,9 @@ class EncryptedArray(np.lib.mixins.NDArrayOperatorsMixin):
     """An encrypted array: an :class:`he_tf.HETensor` (``.hetensor``) that NumPy code computes with.
 
     The HETensor's limits apply: one axis (``packed_axis``: 0 for ``layout="batch"``, the last for
-    ``"vector"``) is packed into ciphertext slots, so reshapes keep it whole and concatenations and
-    stacks do not run along it; a plaintext operand broadcasts to the encrypted one but may not
-    enlarge it; each product takes one of the parameters' levels.
+    ``"vector"``) is packed into ciphertext slots, so reshapes keep it whole and ``np.concatenate``
+    and ``np.take`` do not run along it; a plaintext operand broadcasts to the encrypted one but may
+    not enlarge it; each product takes one of the parameters' levels.
     """
 
     __slots__ = ("_hetensor",)
