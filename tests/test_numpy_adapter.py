@@ -327,6 +327,18 @@ def test_wrapping_shares_the_hetensor(keys):
             hnp.asarray(not_hetensor)
 
 
+def test_numpy_code_traces_into_a_tf_function(keys):
+    import tensorflow as tf
+
+    @tf.function
+    def score(h):  # the HETensor is symbolic here; the NumPy calls become he-tf ops in the graph
+        return np.sum(hnp.asarray(h) @ W + 1.0, axis=0).hetensor
+
+    h = he_tf.encrypt(keys.public, X)
+    np.testing.assert_allclose(he_tf.decrypt(keys.secret, score(h)).numpy(), np.sum(X @ W + 1.0, axis=0),
+                               atol=ATOL)
+
+
 def test_attributes_and_repr(keys):
     x = hnp.encrypt(keys.public, X3, layout="vector")
     assert (x.shape, x.ndim, x.size, x.dtype) == ((4, 3, 2), 3, 24, np.float64)
