@@ -117,7 +117,8 @@ def encrypt(public: he_tf.PublicContext, tensor, layout: str = "batch",
     """
     if isinstance(tensor, torch.Tensor):
         if not tensor.dtype.is_floating_point:
-            raise TypeError(f"encrypt takes floating-point tensors, got {tensor.dtype}; cast it first (.double())")
+            raise TypeError(f"encrypt takes floating-point tensors, got {tensor.dtype}; cast it first "
+                            "(.double())")
         tensor = tensor.detach().cpu().numpy()
     values = np.asarray(tensor)
     if not np.issubdtype(values.dtype, np.floating):
@@ -180,8 +181,8 @@ def _refusal(name: str) -> TypeError:
     return TypeError(
         f"{name} is not supported on encrypted tensors (he_tf.torch.EncryptedTensor): he-tf computes "
         f"{', '.join(b.function for b in BINDINGS)} (and their Tensor methods and operators) on ciphertexts. "
-        "Comparisons and other non-polynomial functions need the key owner: decrypt first, or approximate the "
-        "function with a polynomial (he_tf.torch.PolynomialActivation)"
+        "Comparisons and other non-polynomial functions need the key owner: decrypt first, or approximate "
+        "the function with a polynomial (he_tf.torch.PolynomialActivation)"
     )
 
 
@@ -237,9 +238,9 @@ def _square(input):
 
 def _pow(input, exponent):
     if not _is_encrypted(input) or _is_encrypted(exponent) or _value(exponent) != 2:
-        raise TypeError(f"torch.pow is supported on encrypted tensors for exponent 2 only (x ** 2, a square), got "
-                        f"{type(exponent).__name__} exponent {exponent!r}; write other powers as products "
-                        "or with he_tf.torch.polyval")
+        raise TypeError(f"torch.pow is supported on encrypted tensors for exponent 2 only (x ** 2, a "
+                        f"square), got {type(exponent).__name__} exponent {exponent!r}; write other powers "
+                        "as products or with he_tf.torch.polyval")
     return he_tf.square(_value(input))
 
 
@@ -397,4 +398,6 @@ for _dunder in (
     setattr(EncryptedTensor, _dunder, _refuse_operator(_dunder))
 del _dunder
 
-__all__ = ["BINDINGS", "EncryptedTensor", "PolynomialActivation", "Square", "as_encrypted", "encrypt", "polyval"]
+__all__ = [
+    "BINDINGS", "EncryptedTensor", "PolynomialActivation", "Square", "as_encrypted", "encrypt", "polyval",
+]

@@ -4,7 +4,7 @@ A model owner serves predictions on data it never sees::
 
     import he_tf.models as hm
 
-    model = hm.from_keras(keras_model)                   # or from_sklearn / from_weights
+    model = hm.from_keras(keras_model)                   # or from_torch / from_sklearn / from_weights
     client = hm.Client.generate(model.key_requirements())
     server = hm.Server(client.public_context, model)      # no secret key on the server
     prediction = client.decrypt(server.handle(client.encrypt(x)))
@@ -39,7 +39,7 @@ __all__ = [
     "OUTPUT_MODES", "Client", "ClientTiming", "Dense", "EncryptedModel", "KeyRequirements", "Magnitude",
     "ModelFormatError", "Polynomial", "PolynomialActivation", "Prediction", "PrivateFit", "RemoteClient",
     "Server", "ServerTiming", "Square", "Traffic", "WireFormatError", "fit_private", "from_keras",
-    "from_sklearn", "from_steps", "from_weights", "load",
+    "from_sklearn", "from_steps", "from_torch", "from_weights", "load",
 ]
 
 
@@ -51,4 +51,14 @@ def __getattr__(name: str):
         except ModuleNotFoundError as e:
             raise ModuleNotFoundError(f"RemoteClient needs {e.name}: pip install 'he-tf[serving]'") from e
         return RemoteClient
+    # from_torch needs PyTorch (the "torch" extra): imported on first use only.
+    if name == "from_torch":
+        try:
+            from he_tf.models.torch_import import from_torch
+        except ModuleNotFoundError as e:
+            if e.name != "torch":
+                raise
+            raise ModuleNotFoundError("from_torch needs PyTorch: pip install 'he-tf[torch]'",
+                                      name="torch") from e
+        return from_torch
     raise AttributeError(f"module 'he_tf.models' has no attribute {name!r}")
