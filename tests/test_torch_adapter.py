@@ -41,8 +41,8 @@ def enc(keys):
 
 # function -> expressions in x, y (both encrypted, or both plaintext), w and b (a float32 weight with
 # requires_grad and a bias; for torch's own float64 reference, their float64 values). Each binding has at
-# least one; together they mix encrypted tensors with float64, float32 and requires_grad tensors and Python numbers,
-# in both orders.
+# least one; together they mix encrypted tensors with float64, float32 and requires_grad tensors and Python
+# numbers, in both orders.
 CASES = {
     "torch.add": ["torch.add(x, y)", "torch.add(x, Y.float())", "torch.add(X, y)", "torch.add(x, 2.5)",
                   "torch.add(x, y, alpha=2)", "torch.add(x, Y, alpha=-0.5)"],
@@ -70,8 +70,8 @@ CASES = {
 }
 METHODS = [
     "x + y", "x + Y", "Y + x", "2 + x", "x - Y", "Y - x", "1 - x", "x * y", "Y.float() * x", "0.5 * x",
-    "x / 2", "-x", "x ** 2", "x @ w", "LEFT @ x", "x.add(y)", "Y.add(x)", "x.sub(Y, alpha=2)", "Y.sub(x)", "x.mul(Y)",
-    "Y.mul(x)", "x.neg()", "x.square()", "x.pow(2)", "x.div(3.0)", "x.matmul(w)", "LEFT.matmul(x)", "x.sum()",
+    "x / 2", "-x", "x ** 2", "x @ w", "LEFT @ x", "x.add(y)", "Y.add(x)", "x.sub(Y, alpha=2)", "Y.sub(x)",
+    "x.mul(Y)", "Y.mul(x)", "x.neg()", "x.square()", "x.pow(2)", "x.div(3.0)", "x.matmul(w)", "LEFT.matmul(x)", "x.sum()",
     "x.sum(1)", "x.sum(dim=0, keepdim=True)", "x.t()", "x.reshape(5, 3, 1)", "x.reshape((5, 1, 3))",
     "x.multiply(y)", "x.subtract(y)", "x.negative()",
 ]
