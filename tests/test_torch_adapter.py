@@ -70,10 +70,11 @@ CASES = {
 }
 METHODS = [
     "x + y", "x + Y", "Y + x", "2 + x", "x - Y", "Y - x", "1 - x", "x * y", "Y.float() * x", "0.5 * x",
-    "x / 2", "-x", "x ** 2", "x @ w", "LEFT @ x", "x.add(y)", "Y.add(x)", "x.sub(Y, alpha=2)", "Y.sub(x)",
-    "x.mul(Y)", "Y.mul(x)", "x.neg()", "x.square()", "x.pow(2)", "x.div(3.0)", "x.matmul(w)", "LEFT.matmul(x)",
-    "x.sum()", "x.sum(1)", "x.sum(dim=0, keepdim=True)", "x.t()", "x.reshape(5, 3, 1)", "x.reshape((5, 1, 3))",
-    "x.multiply(y)", "x.subtract(y)", "x.negative()",
+    "x / 2", "-x", "x ** 2", "x @ w", "LEFT @ x",
+    "x.add(y)", "Y.add(x)", "x.sub(Y, alpha=2)", "Y.sub(x)", "x.mul(Y)", "Y.mul(x)", "x.neg()", "x.square()",
+    "x.pow(2)", "x.div(3.0)", "x.matmul(w)", "LEFT.matmul(x)", "x.sum()", "x.sum(1)",
+    "x.sum(dim=0, keepdim=True)", "x.t()", "x.reshape(5, 3, 1)", "x.reshape((5, 1, 3))", "x.multiply(y)",
+    "x.subtract(y)", "x.negative()",
 ]
 
 
