@@ -22,7 +22,7 @@ $(BUILD_DEPS): pyproject.toml | $(PY)
 
 # he-tf, then the protocol plugins in plugins/ (each its own distribution, found by entry points).
 install: $(BUILD_DEPS)
-	$(PIP) install --no-build-isolation -e ".[test,fuzz]"
+	$(PIP) install --no-build-isolation -e ".[test,fuzz,torch]"
 	$(PIP) install --no-build-isolation --no-deps -e plugins/he-tf-simulate
 
 demo: install
