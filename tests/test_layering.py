@@ -20,6 +20,8 @@ BELOW = {
     "optable": {"arithmetic", "manipulation"},
     "framework_table": {"optable"},
     "numpy": {"encryption", "framework_table", "routing", "tensor"},
+    "torch": {"framework_table", "tensor"},  # and he_tf's generated he_tf.<op> functions
+    "models.torch_import": {"models.model", "models.steps", "torch"},
     "protocol.base": {"protocol.players", "tensor"},
 }
 
