@@ -63,8 +63,15 @@ CASES = {
     "torch.t": ["torch.t(x)", "torch.t(torch.sum(x, 1))"],
     "torch.reshape": ["torch.reshape(x, (5, 3, 1))", "torch.reshape(x, (5, 1, 3))",
                       "torch.reshape(x, shape=(5, -1))"],
+    "torch.transpose": ["torch.transpose(x, 0, 1)", "torch.transpose(torch.reshape(x, (5, 3, 1)), -1, 1)"],
+    "torch.permute": ["torch.permute(torch.reshape(x, (5, 1, 3)), (2, 0, 1))",
+                      "torch.permute(x, dims=[1, 0])"],
     "torch.cat": ["torch.cat([x, y], 1)", "torch.cat((x, y), dim=-1)"],
     "torch.concat": ["torch.concat([x, y, x], 1)"],
+    "torch.stack": ["torch.stack([x, y], 1)", "torch.stack((x, y, x))"],
+    "torch.roll": ["torch.roll(x, 1, 1)", "torch.roll(x, (1, -2), (1, 0))",
+                   "torch.roll(x, shifts=2, dims=0)"],
+    "torch.index_select": ["torch.index_select(x, 1, torch.tensor([2, 0]))"],
     "he_tf.torch.polyval": ["ht.polyval([0.5, -1.0, 0.25], x)",
                             "ht.polyval(torch.tensor([0.1, 0.3, 1.0]), y)"],
 }
@@ -74,7 +81,8 @@ METHODS = [
     "x.add(y)", "Y.add(x)", "x.sub(Y, alpha=2)", "Y.sub(x)", "x.mul(Y)", "Y.mul(x)", "x.neg()", "x.square()",
     "x.pow(2)", "x.div(3.0)", "x.matmul(w)", "LEFT.matmul(x)", "x.sum()", "x.sum(1)",
     "x.sum(dim=0, keepdim=True)", "x.t()", "x.reshape(5, 3, 1)", "x.reshape((5, 1, 3))", "x.multiply(y)",
-    "x.subtract(y)", "x.negative()",
+    "x.subtract(y)", "x.negative()", "x.transpose(0, 1)", "x.reshape(5, 1, 3).permute(1, 2, 0)",
+    "x.permute((1, 0))", "x.roll(1, 1)", "x.index_select(1, torch.tensor([1]))",
 ]
 
 
@@ -142,7 +150,7 @@ def test_layouts_and_wrapping(keys):
     (lambda x: torch.relu(x), "torch.relu"),
     (lambda x: F.relu(x), "torch.nn.functional.relu"),
     (lambda x: torch.sigmoid(x), "torch.sigmoid"),
-    (lambda x: torch.transpose(x, 0, 1), "torch.transpose"),
+    (lambda x: torch.flip(x, (0,)), "torch.flip"),
     (lambda x: torch.mean(x), "torch.mean"),
     (lambda x: torch.clamp(x, 0, 1), "torch.clamp"),
     (lambda x: x.exp(), "torch.Tensor.exp"),
@@ -165,6 +173,7 @@ def test_layouts_and_wrapping(keys):
     (lambda x: torch.sum(x, 0, dtype=torch.float32), "torch.sum on encrypted tensors takes"),
     (lambda x: torch.div(x, 2, rounding_mode="floor"), "rounding_mode='floor' is not supported"),
     (lambda x: torch.cat([x, Y], 1), r"torch.cat of encrypted tensors with plaintext ones \(Tensor\)"),
+    (lambda x: torch.stack([Y, x]), r"torch.stack of encrypted tensors with plaintext ones \(Tensor\)"),
     (lambda x: x @ x.t(), "matmul of two encrypted tensors is not supported"),
 ])
 def test_other_functions_are_refused_naming_them(enc, call, name):
@@ -185,6 +194,10 @@ def test_shape_errors_come_from_he_tf(enc):
         enc[0].reshape(15)
     with pytest.raises(ValueError, match="cannot multiply"):
         enc[0] @ torch.ones(4, 2)
+    with pytest.raises(ValueError, match="torch.roll without dims"):
+        torch.roll(enc[0], 1)
+    with pytest.raises(ValueError, match="packed into ciphertext slots"):
+        torch.index_select(enc[0], 0, torch.tensor([0]))
     with pytest.raises(ValueError, match="torch.t expects a tensor with at most 2 dimensions"):
         torch.t(enc[0].reshape(5, 3, 1))
 

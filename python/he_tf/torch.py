@@ -268,19 +268,54 @@ def _t(input):
     return he_tf.transpose(x) if x.rank == 2 else x
 
 
+def _sizes(given, keyword) -> list[int]:
+    """A size argument given as ``keyword=``, as one sequence, or spread (``x.reshape(2, 3)``)."""
+    if keyword is None:
+        keyword = given[0] if len(given) == 1 and isinstance(given[0], (tuple, list, torch.Size)) else given
+    return [int(d) for d in keyword]
+
+
 def _reshape(input, *dims, shape=None):
     """``torch.reshape(x, shape)`` and ``x.reshape(*shape)`` / ``x.reshape(shape)``."""
-    if shape is None:
-        shape = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list, torch.Size)) else dims
-    return he_tf.reshape(_value(input), [int(d) for d in shape])
+    return he_tf.reshape(_value(input), _sizes(dims, shape))
+
+
+def _transpose(input, dim0, dim1):
+    x = _value(input)
+    perm = list(range(x.rank))
+    perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+    return he_tf.transpose(x, perm)
+
+
+def _permute(input, *order, dims=None):
+    return he_tf.transpose(_value(input), _sizes(order, dims))
+
+
+def _encrypted_list(function: str, tensors) -> list[HETensor]:
+    plain = [type(t).__name__ for t in tensors if not _is_encrypted(t)]
+    if plain:
+        raise TypeError(f"{function} of encrypted tensors with plaintext ones ({', '.join(plain)}) is not "
+                        "supported; encrypt them too (he_tf.torch.encrypt) with the same layout")
+    return [_value(t) for t in tensors]
 
 
 def _cat(tensors, dim=0):
-    plain = [type(t).__name__ for t in tensors if not _is_encrypted(t)]
-    if plain:
-        raise TypeError(f"torch.cat of encrypted tensors with plaintext ones ({', '.join(plain)}) is not "
-                        "supported; encrypt them too (he_tf.torch.encrypt) with the same layout")
-    return he_tf.concat([_value(t) for t in tensors], dim)
+    return he_tf.concat(_encrypted_list("torch.cat", tensors), dim)
+
+
+def _stack(tensors, dim=0):
+    return he_tf.stack(_encrypted_list("torch.stack", tensors), dim)
+
+
+def _roll(input, shifts, dims=None):
+    if dims is None:
+        raise ValueError("torch.roll without dims rolls the flattened tensor, which would merge the axis "
+                         "packed into ciphertext slots with the others; give dims")
+    return he_tf.roll(_value(input), shifts, dims)
+
+
+def _index_select(input, dim, index):
+    return he_tf.gather(_value(input), _value(index), dim)
 
 
 def _polyval(coeffs, x):
@@ -317,8 +352,14 @@ _ROUTES: tuple[_Route, ...] = (
     _Route(Binding("torch.sum", "reduce_sum", "`dim` (int or tuple), `keepdim`; `x.sum`"), _sum),
     _Route(Binding("torch.t", "transpose", "at most 2 dimensions; `x.t`"), _t),
     _Route(Binding("torch.reshape", "reshape", "the packed axis kept whole; `x.reshape`"), _reshape),
+    _Route(Binding("torch.transpose", "transpose", "of two dims; `x.transpose`"), _transpose),
+    _Route(Binding("torch.permute", "transpose", "`x.permute`"), _permute),
     _Route(Binding("torch.cat", "concat", "encrypted tensors only, not along the packed axis"), _cat),
     _Route(Binding("torch.concat", "concat", "as `torch.cat`"), _cat),
+    _Route(Binding("torch.stack", "stack", "encrypted tensors only"), _stack),
+    _Route(Binding("torch.roll", "roll", "with `dims`; on the packed axis by rotations; `x.roll`"), _roll),
+    _Route(Binding("torch.index_select", "gather", "not along the packed axis; `x.index_select`"),
+           _index_select),
     _Route(Binding("he_tf.torch.polyval", "polyval",
                    "highest degree first; `PolynomialActivation`'s forward"), _polyval),
 )
