@@ -57,6 +57,7 @@ CASES = {
     "torch.square": ["torch.square(x)"],
     "torch.pow": ["torch.pow(x, 2)", "torch.pow(y, 2.0)"],
     "torch.matmul": ["torch.matmul(x, w)", "torch.matmul(LEFT, x)", "torch.matmul(x, w[:, 0])"],
+    "torch.mm": ["torch.mm(x, w)", "torch.mm(LEFT, x)"],
     "torch.nn.functional.linear": ["F.linear(x, w.t(), b)", "F.linear(x, w.t())"],
     "torch.sum": ["torch.sum(x)", "torch.sum(x, 0)", "torch.sum(x, 1)", "torch.sum(x, dim=1, keepdim=True)",
                   "torch.sum(x, (0, 1))", "torch.sum(x, 0, True)"],
@@ -82,7 +83,7 @@ METHODS = [
     "x.pow(2)", "x.div(3.0)", "x.matmul(w)", "LEFT.matmul(x)", "x.sum()", "x.sum(1)",
     "x.sum(dim=0, keepdim=True)", "x.t()", "x.reshape(5, 3, 1)", "x.reshape((5, 1, 3))", "x.multiply(y)",
     "x.subtract(y)", "x.negative()", "x.transpose(0, 1)", "x.reshape(5, 1, 3).permute(1, 2, 0)",
-    "x.permute((1, 0))", "x.roll(1, 1)", "x.index_select(1, torch.tensor([1]))",
+    "x.permute((1, 0))", "x.roll(1, 1)", "x.index_select(1, torch.tensor([1]))", "x.mm(w)",
 ]
 
 

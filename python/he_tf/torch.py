@@ -346,6 +346,7 @@ _ROUTES: tuple[_Route, ...] = (
     _Route(Binding("torch.pow", "square", "exponent 2 only; `x.pow(2)`, `x ** 2`"), _pow, ("__pow__",)),
     _Route(Binding("torch.matmul", "matmul", "`x.matmul`, `@`"), _matmul,
            ("__matmul__", "__rmatmul__")),
+    _Route(Binding("torch.mm", "matmul", "`x.mm`"), _matmul),
     _Route(Binding("torch.nn.functional.linear", "matmul",
                    "`input @ weight.T + bias` (then `add`), input or weight plaintext: `nn.Linear`"),
            _linear),
