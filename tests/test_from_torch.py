@@ -134,6 +134,22 @@ class Custom(torch.nn.Module):
         return self.linear(x) * 2
 
 
+class Chain(torch.nn.Sequential):
+    def forward(self, x):
+        return super().forward(x) + 1
+
+
+class MyLinear(torch.nn.Linear):
+    pass
+
+
+def test_subclasses_keeping_torch_forward_are_imported():
+    torch.manual_seed(7)
+    net = torch.nn.Sequential(MyLinear(3, 2), torch.nn.Sequential(torch.nn.Dropout(0.1)))
+    x = np.random.default_rng(8).normal(size=(4, 3))
+    np.testing.assert_allclose(hm.from_torch(net.eval()).predict_plain(x), torch_outputs(net, x), atol=1e-9)
+
+
 @pytest.mark.parametrize("net, message", [
     (torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1)),
      r"module '1' \(ReLU\) is not a polynomial.*he_tf.torch.Square or he_tf.torch.PolynomialActivation"),
@@ -152,6 +168,7 @@ class Custom(torch.nn.Module):
     (torch.nn.Sequential(Custom()),
      r"module '0' \(Custom\) defines its own forward.*module\(he_tf.torch.encrypt"),
     (Custom(), r"module 'the model' \(Custom\) defines its own forward"),
+    (torch.nn.Sequential(Chain(torch.nn.Linear(3, 1))), r"module '0' \(Chain\) defines its own forward"),
     (torch.nn.Sequential(ht.Square(), torch.nn.Linear(3, 1)), "has no Linear .* before its first activation"),
     (torch.nn.Sequential(), "has no Linear"),
 ])

@@ -90,24 +90,19 @@ def from_torch(module: torch.nn.Module, output: str = "logits",
 
 def _chain(module: torch.nn.Module, path: str) -> list[tuple[str, torch.nn.Module]]:
     """``(path, module)`` of every module the Sequential runs, in order, nested Sequentials expanded."""
-    if not isinstance(module, torch.nn.Sequential):
-        if type(module).forward is not torch.nn.Module.forward and not _is_leaf(module):
-            raise ValueError(
-                f"module {path or 'the model'!r} ({type(module).__name__}) defines its own forward, which "
-                f"from_torch cannot read; build the model as a torch.nn.Sequential of {SUPPORTED}, or run it "
-                "directly on encrypted tensors with he_tf.torch (module(he_tf.torch.encrypt(...)))"
-            )
-        return [(path or type(module).__name__, module)]
-    chain = []
-    for name, child in module.named_children():
-        chain += _chain(child, f"{path}.{name}" if path else name)
-    return chain
-
-
-def _is_leaf(module: torch.nn.Module) -> bool:
-    """A module of torch.nn itself, or one of he_tf.torch's activations: converted (or refused) by kind."""
-    return (type(module).__module__.startswith("torch.nn.")
-            or isinstance(module, (TorchSquare, TorchPolynomial)))
+    if type(module).forward is torch.nn.Sequential.forward:
+        chain = []
+        for name, child in module.named_children():
+            chain += _chain(child, f"{path}.{name}" if path else name)
+        return chain
+    forward_from = type(module).forward.__module__
+    if not (forward_from.startswith("torch.nn.") or forward_from == TorchSquare.__module__):
+        raise ValueError(
+            f"module {path or 'the model'!r} ({type(module).__name__}) defines its own forward, which "
+            f"from_torch cannot read; build the model as a torch.nn.Sequential of {SUPPORTED}, or run it "
+            "directly on encrypted tensors with he_tf.torch (module(he_tf.torch.encrypt(...)))"
+        )
+    return [(path or type(module).__name__, module)]
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
