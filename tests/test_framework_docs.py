@@ -22,7 +22,7 @@ from he_tf import framework_table
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 # (page under docs/, the adapter module whose BINDINGS its table shows)
-PAGES = [("numpy.md", "he_tf.numpy")]
+PAGES = [("numpy.md", "he_tf.numpy"), ("torch.md", "he_tf.torch")]
 REGENERATE = ("PYTHONPATH=python python -c \"import sys; sys.path.insert(0, 'tests'); "
               "import test_framework_docs as t; t.regenerate({page!r})\"")
 
