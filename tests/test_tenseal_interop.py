@@ -84,8 +84,8 @@ def test_tenseal_vector_computed_by_he_tf_decrypted_by_tenseal(ts_keys, adopted,
     w, b, v = np.array([2.0, -1.0, 0.5, 3.0, 1.5]), np.array([0.1, 0.2, -0.3, 0.4, 0.5]), np.array([1, 2, 3, 4, 5.0])
     tenseal("encrypt", ts_keys, values=x.tolist(), kind="vector", name="x")
     enc = from_tenseal((ts_keys / "x.ts").read_bytes(), public, kind="vector")
-    assert enc.shape == [5] and enc.level == 2 and enc.scale == 2.0**40
-    # TenSEAL's CKKSVector zero-pads: every slot past the 5 values decrypts to ~0.
+    # TenSEAL repeats the vector over all slots; he-tf cleared the slots past the 5 values (one level).
+    assert enc.shape == [5] and enc.level == 1 and enc.scale == 2.0**40
     slots = all_slots(secret, enc)
     assert np.abs(slots[:5] - x).max() < TOL and np.abs(slots[5:]).max() < TOL
 
@@ -109,18 +109,22 @@ def test_he_tf_encrypts_tenseal_computes_both_decrypt(ts_keys, adopted):
     np.testing.assert_allclose(he_tf.decrypt(secret, back).numpy(), expected, atol=TOL)
 
 
-def test_tenseal_scalar_add_fills_slots_clear_slots_restores_them(ts_keys, adopted):
+def test_tenseal_vectors_repeat_over_all_slots_he_tf_clears_them(ts_keys, adopted):
     public, secret = adopted
     x = np.array([1.0, 2.0, 3.0])
     tenseal("encrypt", ts_keys, values=x.tolist(), kind="vector", name="s")
     tenseal("compute", ts_keys, name="s", kind="vector", w=[1.0, 1.0, 1.0], b=[0.0, 0.0, 0.0], scalar=5.0)
-    data = (ts_keys / "s.out.ts").read_bytes()
-    as_is = from_tenseal(data, public, kind="vector")
-    assert np.abs(all_slots(secret, as_is)[3:] - 5.0).max() < TOL  # TenSEAL encoded the scalar in every slot
-    cleared = from_tenseal(data, public, kind="vector", clear_slots=True)
-    assert cleared.level == as_is.level - 1
-    assert np.abs(all_slots(secret, cleared)[3:]).max() < TOL
-    np.testing.assert_allclose(he_tf.decrypt(secret, he_tf.reduce_sum(cleared)).numpy(), (x + 5).sum(), atol=TOL)
+    data = (ts_keys / "s.ts").read_bytes()
+    with pytest.raises(ValueError, match="repeats its values"):
+        from_tenseal(data, public, kind="vector", clear_slots=False)
+    # What the slots hold as TenSEAL made them: the vector, cyclically (seen through a tensor that skips the mask).
+    message = parse(data, interop.VECTOR)
+    raw = from_tenseal(write(interop.TENSOR, {"shape": [1], "ciphertexts": message["ciphertexts"],
+                                              "batch_size": 3}), public, kind="tensor")
+    assert np.abs(all_slots(secret, raw) - np.resize(x, public.params.slot_count)).max() < TOL
+    cleared = from_tenseal((ts_keys / "s.out.ts").read_bytes(), public, kind="vector")
+    assert cleared.level == 0 and np.abs(all_slots(secret, cleared)[3:]).max() < TOL
+    np.testing.assert_allclose(he_tf.decrypt(secret, cleared).numpy(), x + 5, atol=TOL)
 
 
 def test_tenseal_tensors(ts_keys, adopted):
@@ -129,7 +133,7 @@ def test_tenseal_tensors(ts_keys, adopted):
     tenseal("encrypt", ts_keys, values=m.tolist(), kind="tensor", name="t")
     data = (ts_keys / "t.ts").read_bytes()
     # A non-batched CKKSTensor: each value in every slot; cleared (one level) to he-tf's one value per ciphertext.
-    with pytest.raises(ValueError, match="every slot"):
+    with pytest.raises(ValueError, match="repeats each value"):
         from_tenseal(data, public, kind="tensor", clear_slots=False)
     t = from_tenseal(data, public, kind="tensor")
     assert t.shape == [2, 3] and t.packed_axis is None and t.level == 1
@@ -144,6 +148,7 @@ def test_tenseal_tensors(ts_keys, adopted):
     bt = from_tenseal((ts_keys / "bt.ts").read_bytes(), public, kind="tensor")
     assert bt.shape == [4, 3] and bt.packed_axis == 0 and bt.level == 2
     assert np.abs(all_slots(secret, bt)[4:]).max() < TOL
+    assert from_tenseal((ts_keys / "bt.ts").read_bytes(), public, kind="tensor", clear_slots=True).level == 1
     w = np.array([1.0, -2.0, 0.5])
     (ts_keys / "bt2.ts").write_bytes(to_tenseal(bt * w + 1.0, (ts_keys / "context.public").read_bytes()))
     np.testing.assert_allclose(tenseal_decrypt(ts_keys, "bt2", "tensor"), batch * w + 1, atol=TOL)

@@ -193,7 +193,8 @@ def _layout(kind: str, message: dict, slots: int) -> dict:
                 f"he-tf cannot represent the CKKSVector's chunking {sizes[:8]}: it spreads {length} values "
                 f"evenly over ciphertexts ({_he_tf_chunks(length, slots)[:8]}); split the vector into vectors of "
                 f"at most {slots} values, or of a multiple of {slots}")
-        return dict(shape=[length], grid=[len(cts)], packed_axis=0, per_ciphertext=sizes[0], replicated=False)
+        # TenSEAL encrypts a vector cyclically repeated over all slots (CKKSVector::encrypt replicates it).
+        return dict(shape=[length], grid=[len(cts)], packed_axis=0, per_ciphertext=sizes[0], replicated=True)
     shape, batch = message["shape"], message.get("batch_size", 0)
     if len(shape) > MAX_TENSOR_RANK or any(d < 1 for d in shape):
         raise TenSEALFormatError(f"the CKKSTensor's shape {shape[:MAX_TENSOR_RANK + 1]} is not one of positive "
@@ -206,6 +207,7 @@ def _layout(kind: str, message: dict, slots: int) -> dict:
     if batch > slots:
         raise TenSEALFormatError(f"the CKKSTensor's batch of {batch} does not fit the {slots} slots of one "
                                  "ciphertext")
+    # A batch is encoded as it is: SEAL's encoder zero-pads it.
     return dict(shape=[batch, *shape], grid=[1, *shape], packed_axis=0, per_ciphertext=batch, replicated=False)
 
 
@@ -213,16 +215,13 @@ def from_tenseal(vector_or_tensor, context, *, kind: str | None = None, clear_sl
     """An HETensor holding a TenSEAL CKKSVector's or CKKSTensor's ciphertexts, as they are.
 
     ``context``: the :class:`~he_tf.PublicContext` from :func:`context_from_tenseal` (parsed once), or the
-    TenSEAL context / its bytes. ``kind`` ("vector" or "tensor") is needed for bytes. he-tf keeps every
-    slot past a ciphertext's values zero; it cannot see whether they are without the secret key:
+    TenSEAL context / its bytes. ``kind`` ("vector" or "tensor") is needed for bytes.
 
-    - a CKKSVector, or a batched CKKSTensor, that TenSEAL encrypted zero-pads; TenSEAL ops on ciphertexts,
-      on plaintext vectors and multiplications by scalars keep that, but adding a scalar, ``sum``, ``dot``,
-      ``matmul``/``mm``, ``conv2d_im2col`` and ``polyval`` with a constant term fill those slots: pass
-      ``clear_slots=True`` then;
-    - a non-batched CKKSTensor holds each value in every slot: cleared always.
-
-    Clearing multiplies by a 0/1 mask (one plaintext product per ciphertext) and costs one level.
+    he-tf keeps every slot past a ciphertext's values zero; TenSEAL does not: a CKKSVector holds its values
+    repeated cyclically over all slots, a non-batched CKKSTensor each value in every slot. Those slots are
+    cleared by a product with a 0/1 mask (one plaintext product per ciphertext, rescaled: one level). A
+    batched CKKSTensor is zero-padded by SEAL's encoder and kept as it is; ``clear_slots=True`` clears it
+    too (for one whose slots TenSEAL filled, which its CKKSTensor operations do not do).
     """
     kind = _kind_of(vector_or_tensor, kind)
     public = _public(context)
@@ -231,8 +230,9 @@ def from_tenseal(vector_or_tensor, context, *, kind: str | None = None, clear_sl
     params = public.params
     layout = _layout(kind, message, params.slot_count)
     if layout["replicated"] and clear_slots is False:
-        raise ValueError("a non-batched CKKSTensor holds each value in every slot; he-tf must clear all slots "
-                         "but the first (clear_slots=True, one level)")
+        what = "CKKSVector repeats its values" if kind == "vector" else "non-batched CKKSTensor repeats each value"
+        raise ValueError(f"a TenSEAL {what} over every slot; he-tf clears the slots past the values (one level), "
+                         "clear_slots cannot be False")
     clear = layout["replicated"] or bool(clear_slots)
 
     loaded = _loaded(public)
@@ -297,7 +297,7 @@ def to_tenseal(x: HETensor, tenseal_context, *, kind: str | None = None) -> byte
     kind = kind or ("vector" if x.rank <= 1 else "tensor")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    strings = serialize(x).numpy().reshape(-1)
+    strings = np.asarray(serialize(x).numpy(), dtype=object).reshape(-1)
     ids = {bytes(s[:8]) for s in strings}
     if ids != {public.key_id.to_bytes(8, "little")}:
         raise ValueError("the HETensor's ciphertexts are not under the TenSEAL context's key set (another public "
@@ -308,7 +308,7 @@ def to_tenseal(x: HETensor, tenseal_context, *, kind: str | None = None) -> byte
     cts = [_core.ciphertext_for_seal_version(loaded, bytes(s[8:-4]), minor) for s in strings]
     slots = params.slot_count
     if kind == "vector":
-        if x.rank == 0 or x.packed_axis is None and x.rank == 1 and x.shape[0] == 1:
+        if x.packed_axis is None and x.rank <= 1 and len(cts) == 1:
             sizes = [1] * len(cts)
         elif x.rank == 1 and x.packed_axis == 0:
             sizes = _he_tf_chunks(x.shape[0], slots)
