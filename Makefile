@@ -28,7 +28,9 @@ install: $(BUILD_DEPS)
 demo: install
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m he_tf demo
 
-test: install
+# TenSEAL's virtualenv (.venv-peers/tenseal, below) for tests/test_tenseal_interop.py: TenSEAL runs in
+# its own process there, never imported by he-tf's.
+test: install $(PEERS)/tenseal/.done
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest
 
 bench-deps: install

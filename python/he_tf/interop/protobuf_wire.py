@@ -27,11 +27,17 @@ class ProtobufError(ValueError):
 
 @dataclass(frozen=True)
 class Field:
-    """One field of a schema: ``kind`` is "bytes", "uint32", "bool", "double" or a nested :class:`Schema`."""
+    """One field of a schema: ``kind`` is "bytes", "uint32", "bool", "double" or a nested :class:`Schema`.
+
+    ``max_items`` bounds a repeated field's items, ``min_bytes`` each bytes item's length (so that many
+    tiny items cannot make a list far larger than the message).
+    """
 
     name: str
     kind: Union[str, "Schema"]
     repeated: bool = False
+    max_items: int = 2**20
+    min_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,10 @@ def parse(data, schema: Schema, *, depth: int = 0) -> dict:
             continue  # unknown: skipped
         value = _decode(field, wire, value, what, depth)
         if field.repeated:
-            out[field.name].extend(value) if isinstance(value, list) else out[field.name].append(value)
+            items = out[field.name]
+            items.extend(value) if isinstance(value, list) else items.append(value)
+            if len(items) > field.max_items:
+                raise ProtobufError(f"{what}: more than {field.max_items} items in {field.name}")
         elif field.name in out:
             raise ProtobufError(f"{what}: field {field.name} appears twice")
         else:
@@ -122,6 +131,9 @@ def _decode(field: Field, wire: int, value, what: str, depth: int):
     if kind == "bytes":
         if wire != LENGTH:
             raise ProtobufError(f"{what}: {field.name} must be bytes (wire type 2), got wire type {wire}")
+        if len(value) < field.min_bytes:
+            raise ProtobufError(f"{what}: an item of {field.name} has {len(value)} bytes, at least "
+                                f"{field.min_bytes} are needed")
         return value
     if kind == "double":
         if wire != FIXED64:
@@ -132,6 +144,8 @@ def _decode(field: Field, wire: int, value, what: str, depth: int):
     if wire == LENGTH and field.repeated:  # packed repeated scalars
         items, pos = [], 0
         while pos < len(value):
+            if len(items) >= field.max_items:
+                raise ProtobufError(f"{what}: more than {field.max_items} items in {field.name}")
             item, pos = _varint(value, pos, what)
             items.append(_scalar(field, item, what))
         return items

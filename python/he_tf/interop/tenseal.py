@@ -35,16 +35,20 @@ CONTEXT = Schema("TenSEALContextProto", {
     1: Field("encryption_parameters", "bytes"), 2: Field("public_context", PUBLIC),
     3: Field("private_context", PRIVATE), 4: Field("encryption_type", "uint32"),
 })
+MAX_TENSOR_RANK = 16
+MAX_CHUNKS = 2**16  # a CKKSVector's ciphertexts: 2^16 chunks of 512 slots (N=1024) is 33M values
+MIN_CIPHERTEXT_BYTES = 64  # a SEAL header and a ciphertext's metadata, before any coefficient
 VECTOR = Schema("CKKSVectorProto", {
-    1: Field("sizes", "uint32", repeated=True), 2: Field("ciphertexts", "bytes", repeated=True),
+    1: Field("sizes", "uint32", repeated=True, max_items=MAX_CHUNKS),
+    2: Field("ciphertexts", "bytes", repeated=True, max_items=MAX_CHUNKS, min_bytes=MIN_CIPHERTEXT_BYTES),
     3: Field("scale", "double"),
 })
 TENSOR = Schema("CKKSTensorProto", {
-    1: Field("shape", "uint32", repeated=True), 2: Field("ciphertexts", "bytes", repeated=True),
+    1: Field("shape", "uint32", repeated=True, max_items=MAX_TENSOR_RANK),
+    2: Field("ciphertexts", "bytes", repeated=True, min_bytes=MIN_CIPHERTEXT_BYTES),
     3: Field("scale", "double"), 4: Field("batch_size", "uint32"),
 })
 SYMMETRIC = 1  # TenSEAL's encryption_type::symmetric
-MAX_TENSOR_RANK = 16
 KINDS = ("vector", "tensor")
 
 
@@ -68,7 +72,7 @@ def _parse(data: bytes, schema: Schema) -> dict:
     try:
         return parse(data, schema)
     except ProtobufError as e:
-        raise TenSEALFormatError(f"not a TenSEAL {schema.name}: {e}") from None
+        raise TenSEALFormatError(f"not a valid TenSEAL message: {e}") from None
 
 
 # ---- contexts --------------------------------------------------------------------------------------
