@@ -228,3 +228,36 @@ def test_without_galois_keys_rotations_name_the_missing_key(tmp_path):
     np.testing.assert_allclose(tenseal_decrypt(folder, "y"), [2.0, 4.0, 6.0], atol=TOL)
     with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="Galois key"):
         he_tf.reduce_sum(x)
+
+
+def test_private_context_gives_its_public_part_only(ts_keys, adopted):
+    public, secret = adopted
+    private = (ts_keys / "context.private").read_bytes()
+    x = he_tf.encrypt(public, [1.0, -2.0])
+    (ts_keys / "p.ts").write_bytes(to_tenseal(x, private))  # to_tenseal reads the public key only
+    np.testing.assert_allclose(tenseal_decrypt(ts_keys, "p"), [1.0, -2.0], atol=TOL)
+    with pytest.raises(TenSEALFormatError, match="pass the PublicContext from context_from_tenseal"):
+        from_tenseal((ts_keys / "p.ts").read_bytes(), private, kind="vector")
+
+
+def test_docs_example_runs(tmp_path):
+    """docs/tenseal.md's blocks in order: '# TenSEAL side' ones in TenSEAL's process, '# he-tf side' ones here."""
+    import os
+    import re
+
+    text = (ROOT / "docs" / "tenseal.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert [b.splitlines()[0] for b in blocks] == ["# TenSEAL side", "# he-tf side"] * 2
+    namespace: dict = {}
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for block in blocks:
+            if block.startswith("# TenSEAL side"):
+                run = subprocess.run([str(TENSEAL_PYTHON), "-c", block], capture_output=True, text=True,
+                                     timeout=300)
+                assert run.returncode == 0, run.stderr[-3000:]
+            else:
+                exec(compile(block, "docs/tenseal.md", "exec"), namespace)  # noqa: S102 (our own docs)
+    finally:
+        os.chdir(cwd)

@@ -36,14 +36,26 @@ CkksParams ParamsFromSealBytes(std::string_view encryption_parameters, int scale
   return params;
 }
 
-KeySetBytes AdoptKeys(const CkksParams& params, const ForeignKeys& keys) {
-  const seal::SEALContext context = MakeSealContext(params);
-  if (keys.public_key.empty()) {
+namespace {
+// The public key, validated, as he-tf saves it: the bytes its key-set id is the digest of.
+std::string CanonicalPublicKey(const seal::SEALContext& context, std::string_view public_key) {
+  if (public_key.empty()) {
     throw std::invalid_argument("refused the key set: it has no public key, which he-tf's key-set id and "
                                 "encryption need");
   }
   seal::PublicKey pk;
-  LoadValidated(context, keys.public_key, pk);
+  LoadValidated(context, public_key, pk);
+  return SaveToString(pk);
+}
+}  // namespace
+
+std::uint64_t AdoptedKeyId(const CkksParams& params, std::string_view public_key) {
+  return KeyIdOf(CanonicalPublicKey(MakeSealContext(params), public_key));
+}
+
+KeySetBytes AdoptKeys(const CkksParams& params, const ForeignKeys& keys) {
+  const seal::SEALContext context = MakeSealContext(params);
+  const std::string pk_bytes = CanonicalPublicKey(context, keys.public_key);
   std::optional<seal::SecretKey> sk;
   if (!keys.secret_key.empty()) LoadValidated(context, keys.secret_key, sk.emplace());
   std::optional<seal::KeyGenerator> keygen;
@@ -68,7 +80,6 @@ KeySetBytes AdoptKeys(const CkksParams& params, const ForeignKeys& keys) {
   } else if (keygen && keys.make_galois) {
     galois = SaveToString(keygen->create_galois_keys());
   }
-  const std::string pk_bytes = SaveToString(pk);
   const KeyHeader header{KeyIdOf(pk_bytes), params};
 
   ByteWriter pub(kPublicContextMagic);

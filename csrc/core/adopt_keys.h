@@ -3,6 +3,7 @@
 // goes through the validating loaders (seal_load.h) before SEAL sees it.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "keygen.h"
@@ -14,6 +15,9 @@ namespace he_tf {
 // its primes from their bit sizes (SEAL's CoeffModulus::Create), so other primes of the same sizes
 // are refused; so is anything CkksParams::Validate refuses.
 CkksParams ParamsFromSealBytes(std::string_view encryption_parameters, int scale_bits);
+
+// The key-set id AdoptKeys gives a key set with this public key (the digest of it as he-tf saves it).
+std::uint64_t AdoptedKeyId(const CkksParams& params, std::string_view public_key);
 
 // The two containers GenerateKeys writes, from SEAL-serialized keys of one key set under `params`.
 // `secret_key` empty: none (KeySetBytes::secret_key stays empty); otherwise it must belong to

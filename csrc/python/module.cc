@@ -145,6 +145,16 @@ PYBIND11_MODULE(_core, m) {
       "(poly_modulus_degree, coeff_mod_bit_sizes, scale_bits) of SEAL-serialized CKKS parameters; ValueError if "
       "he-tf cannot use them.");
   m.def(
+      "adopted_key_id",
+      [](std::size_t n, std::vector<int> bits, int scale_bits, const py::bytes& public_key) {
+        const auto p = MakeParams(n, std::move(bits), scale_bits);
+        const std::string_view pk = View(public_key);
+        py::gil_scoped_release release;
+        return he_tf::AdoptedKeyId(p, pk);
+      },
+      py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"), py::arg("public_key"),
+      "The key-set id adopt_keys gives the key set of this SEAL-serialized public key.");
+  m.def(
       "adopt_keys",
       [](std::size_t n, std::vector<int> bits, int scale_bits, const py::bytes& public_key,
          const py::bytes& relin_keys, const py::bytes& galois_keys, const py::bytes& secret_key, bool make_relin,
@@ -199,16 +209,18 @@ PYBIND11_MODULE(_core, m) {
       py::arg("context"), py::arg("seal_bytes"), "SEAL ciphertext bytes validated: (level, scale, size).");
   m.def(
       "ciphertext_for_seal_version",
-      [](const LoadedContext& c, const py::bytes& b, int minor) {
+      [](std::size_t n, std::vector<int> bits, int scale_bits, const py::bytes& b, int minor) {
+        const auto p = MakeParams(n, std::move(bits), scale_bits);
         const std::string_view bytes = View(b);
         std::string out;
         {
           py::gil_scoped_release release;
-          out = he_tf::CiphertextForSealVersion(c.context->seal_context(), bytes, minor);
+          out = he_tf::CiphertextForSealVersion(he_tf::MakeSealContext(p), bytes, minor);
         }
         return py::bytes(out);
       },
-      py::arg("context"), py::arg("seal_bytes"), py::arg("minor"),
+      py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"), py::arg("seal_bytes"),
+      py::arg("minor"),
       "SEAL ciphertext bytes validated, uncompressed, their headers saying SEAL 4.<minor>.");
   m.def(
       "load_plaintext",

@@ -113,6 +113,11 @@ def _adopt(message: dict, with_secret: bool, with_galois: bool = True) -> tuple[
     private = message.get("private_context", {}) if with_secret else {}
     secret = bytes(private.get("secret_key", b""))
     if not public.get("relin_keys") and not (secret and private.get("relin_keys_generated")):
+        if message.get("private_context", {}).get("relin_keys_generated"):
+            raise TenSEALFormatError(
+                "this private TenSEAL context keeps its relinearization keys only as a flag beside its secret "
+                "key; pass the PublicContext from context_from_tenseal, or the public TenSEAL context "
+                "(ctx.serialize())")
         raise TenSEALFormatError(
             "the TenSEAL context holds no relinearization keys, which every he-tf context carries (ciphertext "
             "products need them): serialize it with save_relin_keys=True")
@@ -297,19 +302,21 @@ def to_tenseal(x: HETensor, tenseal_context, *, kind: str | None = None) -> byte
     params, _ = _public_part(message)
     if params.as_tuple() != x.params:
         raise ValueError(f"the HETensor was made with {x.he_params}, the TenSEAL context has {params}")
-    public, _ = _adopt(message, with_secret=False, with_galois=False)
+    try:
+        key_id = _core.adopted_key_id(*params.as_tuple(), bytes(message["public_context"].get("public_key", b"")))
+    except ValueError as e:
+        raise TenSEALFormatError(f"he-tf refused the TenSEAL context's public key: {e}") from None
     kind = kind or ("vector" if x.rank <= 1 else "tensor")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     strings = np.asarray(serialize(x).numpy(), dtype=object).reshape(-1)
     ids = {bytes(s[:8]) for s in strings}
-    if ids != {public.key_id.to_bytes(8, "little")}:
+    if ids != {key_id.to_bytes(8, "little")}:
         raise ValueError("the HETensor's ciphertexts are not under the TenSEAL context's key set (another public "
                          "key): TenSEAL could not decrypt them")
     # TenSEAL's SEAL reads only its own SEAL 4 minor version: the one its context's objects carry.
     minor = _seal_minor_version(message["encryption_parameters"])
-    loaded = _loaded(public)
-    cts = [_core.ciphertext_for_seal_version(loaded, bytes(s[8:-4]), minor) for s in strings]
+    cts = [_core.ciphertext_for_seal_version(*params.as_tuple(), bytes(s[8:-4]), minor) for s in strings]
     slots = params.slot_count
     if kind == "vector":
         if x.packed_axis is None and x.rank <= 1 and len(cts) == 1:
