@@ -20,6 +20,9 @@ BELOW = {
     "optable": {"arithmetic", "manipulation"},
     "framework_table": {"optable"},
     "protocol.base": {"protocol.players", "tensor"},
+    "interop.protobuf_wire": set(),
+    "interop.tenseal": {"_core", "levels", "ops", "packing", "interop.protobuf_wire", "keys", "params",
+                        "serialization", "tensor"},
 }
 
 
