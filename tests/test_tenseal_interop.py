@@ -10,11 +10,10 @@ import json
 import subprocess
 from pathlib import Path
 
+import he_tf
 import numpy as np
 import pytest
 import tensorflow as tf
-
-import he_tf
 from he_tf.interop import TenSEALFormatError, context_from_tenseal, from_tenseal, to_tenseal
 from he_tf.interop import tenseal as interop
 from he_tf.interop.protobuf_wire import parse, write
@@ -33,8 +32,12 @@ pytestmark = pytest.mark.skipif(
 
 def tenseal(command: str, folder: Path, **args) -> None:
     """Runs the TenSEAL user's side in TenSEAL's own process."""
-    run = subprocess.run([str(TENSEAL_PYTHON), str(SIDE), command, str(folder), json.dumps(args)],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [str(TENSEAL_PYTHON), str(SIDE), command, str(folder), json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, f"TenSEAL {command} failed:\n{run.stderr[-3000:]}"
 
 
@@ -81,7 +84,11 @@ def test_default_tenseal_parameters_map(adopted):
 def test_tenseal_vector_computed_by_he_tf_decrypted_by_tenseal(ts_keys, adopted, tmp_path):
     public, secret = adopted
     x = np.array([0.5, -1.25, 3.0, 2.0, -0.75])
-    w, b, v = np.array([2.0, -1.0, 0.5, 3.0, 1.5]), np.array([0.1, 0.2, -0.3, 0.4, 0.5]), np.array([1, 2, 3, 4, 5.0])
+    w, b, v = (
+        np.array([2.0, -1.0, 0.5, 3.0, 1.5]),
+        np.array([0.1, 0.2, -0.3, 0.4, 0.5]),
+        np.array([1, 2, 3, 4, 5.0]),
+    )
     tenseal("encrypt", ts_keys, values=x.tolist(), kind="vector", name="x")
     enc = from_tenseal((ts_keys / "x.ts").read_bytes(), public, kind="vector")
     # TenSEAL repeats the vector over all slots; he-tf cleared the slots past the 5 values (one level).
@@ -101,7 +108,9 @@ def test_he_tf_encrypts_tenseal_computes_both_decrypt(ts_keys, adopted):
     public, secret = adopted
     x = np.array([1.5, -2.0, 0.25, 4.0])
     w, b = [0.5, 2.0, -1.0, 1.0], [1.0, -1.0, 0.5, 0.0]
-    (ts_keys / "h.ts").write_bytes(to_tenseal(he_tf.encrypt(public, x), (ts_keys / "context.public").read_bytes()))
+    (ts_keys / "h.ts").write_bytes(
+        to_tenseal(he_tf.encrypt(public, x), (ts_keys / "context.public").read_bytes())
+    )
     tenseal("compute", ts_keys, name="h", kind="vector", w=w, b=b)
     expected = x * np.array(w) + np.array(b)
     np.testing.assert_allclose(tenseal_decrypt(ts_keys, "h"), x, atol=TOL)
@@ -117,10 +126,13 @@ def test_tenseal_vectors_repeat_over_all_slots_he_tf_clears_them(ts_keys, adopte
     data = (ts_keys / "s.ts").read_bytes()
     with pytest.raises(ValueError, match="repeats its values"):
         from_tenseal(data, public, kind="vector", clear_slots=False)
-    # What the slots hold as TenSEAL made them: the vector, cyclically (seen through a tensor that skips the mask).
+    # The slots as TenSEAL made them: the vector, cyclically (seen through a tensor, which skips the mask).
     message = parse(data, interop.VECTOR)
-    raw = from_tenseal(write(interop.TENSOR, {"shape": [1], "ciphertexts": message["ciphertexts"],
-                                              "batch_size": 3}), public, kind="tensor")
+    raw = from_tenseal(
+        write(interop.TENSOR, {"shape": [1], "ciphertexts": message["ciphertexts"], "batch_size": 3}),
+        public,
+        kind="tensor",
+    )
     assert np.abs(all_slots(secret, raw) - np.resize(x, public.params.slot_count)).max() < TOL
     cleared = from_tenseal((ts_keys / "s.out.ts").read_bytes(), public, kind="vector")
     assert cleared.level == 0 and np.abs(all_slots(secret, cleared)[3:]).max() < TOL
@@ -132,7 +144,7 @@ def test_tenseal_tensors(ts_keys, adopted):
     m = np.arange(6.0).reshape(2, 3) - 2.5
     tenseal("encrypt", ts_keys, values=m.tolist(), kind="tensor", name="t")
     data = (ts_keys / "t.ts").read_bytes()
-    # A non-batched CKKSTensor: each value in every slot; cleared (one level) to he-tf's one value per ciphertext.
+    # A non-batched CKKSTensor: each value in every slot, cleared (one level) to one value per ciphertext.
     with pytest.raises(ValueError, match="repeats each value"):
         from_tenseal(data, public, kind="tensor", clear_slots=False)
     t = from_tenseal(data, public, kind="tensor")
@@ -155,6 +167,7 @@ def test_tenseal_tensors(ts_keys, adopted):
 
 
 # ---- refusals ---------------------------------------------------------------------------------------
+
 
 def _edit_context(data: bytes, **changes) -> bytes:
     message = parse(data, interop.CONTEXT)
@@ -190,7 +203,9 @@ def test_refusals_of_contexts(ts_keys, tmp_path):
         with pytest.raises(TenSEALFormatError, match=message):
             context_from_tenseal(data)
     other = keyset(tmp_path / "b")
-    foreign = parse((other / "context.private").read_bytes(), interop.CONTEXT)["private_context"]["secret_key"]
+    foreign = parse((other / "context.private").read_bytes(), interop.CONTEXT)["private_context"][
+        "secret_key"
+    ]
     with pytest.raises(TenSEALFormatError, match="does not belong to the public key"):
         context_from_tenseal(_edit_context(private, private_context__secret_key=bytes(foreign)))
     # Parameters he-tf rejects: a special prime smaller than the others.
@@ -241,7 +256,7 @@ def test_private_context_gives_its_public_part_only(ts_keys, adopted):
 
 
 def test_docs_example_runs(tmp_path):
-    """docs/tenseal.md's blocks in order: '# TenSEAL side' ones in TenSEAL's process, '# he-tf side' ones here."""
+    """docs/tenseal.md's blocks in order: '# TenSEAL side' in TenSEAL's process, '# he-tf side' here."""
     import os
     import re
 
@@ -254,8 +269,9 @@ def test_docs_example_runs(tmp_path):
     try:
         for block in blocks:
             if block.startswith("# TenSEAL side"):
-                run = subprocess.run([str(TENSEAL_PYTHON), "-c", block], capture_output=True, text=True,
-                                     timeout=300)
+                run = subprocess.run(
+                    [str(TENSEAL_PYTHON), "-c", block], capture_output=True, text=True, timeout=300
+                )
                 assert run.returncode == 0, run.stderr[-3000:]
             else:
                 exec(compile(block, "docs/tenseal.md", "exec"), namespace)  # noqa: S102 (our own docs)

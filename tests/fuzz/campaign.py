@@ -49,7 +49,8 @@ def run_once(harness: str, work: Path, runs: int, seconds: int | None, extra: li
     if seconds:
         args.append(f"-max_total_time={seconds}")
     # This tree's he_tf first (not another checkout an editable install points to), and its tests.
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=os.pathsep.join([str(ROOT / "python"), str(ROOT)]))
+    path = os.pathsep.join([str(ROOT / "python"), str(ROOT)])
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
     before = set(crashes.iterdir())
     start = time.perf_counter()
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)

@@ -31,24 +31,28 @@ def mutate_message(data: bytes, rng: random.Random) -> bytes:
     body = data[1:]
     if rng.random() < 0.4:
         pos = rng.randrange(len(body) + 1) if body else 0
-        edits = [b"\xff" * rng.choice([1, 9, 10, 11]), b"\x12\xff\xff\xff\xff\x0f", b"\x08\x80\x80\x80\x80\x10",
-                 bytes([rng.randrange(256)]), b""]
-        return data[:1] + body[:pos] + rng.choice(edits) + body[pos + rng.randrange(4):]
-    starts = [i for i in range(len(body) - 1) if body[i:i + 2] == b"\x5e\xa1"]
+        edits = [
+            b"\xff" * rng.choice([1, 9, 10, 11]),
+            b"\x12\xff\xff\xff\xff\x0f",
+            b"\x08\x80\x80\x80\x80\x10",
+            bytes([rng.randrange(256)]),
+            b"",
+        ]
+        return data[:1] + body[:pos] + rng.choice(edits) + body[pos + rng.randrange(4) :]
+    starts = [i for i in range(len(body) - 1) if body[i : i + 2] == b"\x5e\xa1"]
     if not starts:
         return data
     start = rng.choice(starts)
     header = craft.SealHeader.read(body, start)
-    seal = body[start:start + header.size]
+    seal = body[start : start + header.size]
     new = mutate.mutate_seal(seal, rng) if rng.random() < 0.7 else mutate.mutate_kswitch(seal, rng)
-    return data[:1] + body[:start] + new + body[start + header.size:]
+    return data[:1] + body[:start] + new + body[start + header.size :]
 
 
 def harness():
     import atheris
-    import tensorflow as tf
-
     import he_tf
+    import tensorflow as tf
 
     with atheris.instrument_imports(include=["he_tf.interop"]):
         from he_tf import interop

@@ -152,13 +152,14 @@ def tenseal_seeds(folder: Path, keys, other) -> None:
     x = he_tf.encrypt(keys.public, X)
     batch = he_tf.encrypt(keys.public, np.ones((3, 2)))
     private = tb.context(keys, secret=True)
-    message = he_tf.interop.protobuf_wire.parse(private, he_tf.interop.tenseal.CONTEXT)
+    proto = he_tf.interop.protobuf_wire
+    message = proto.parse(private, he_tf.interop.tenseal.CONTEXT)
     message["private_context"]["secret_key"] = tb.key_blobs(other)["secret_key"]
     _write(folder, {
         "valid-context": b"\0" + tb.context(keys),
         "valid-private-context": b"\0" + private,
         "context-minor-3": b"\0" + tb.context(keys, parms=tb.seal_parms(keys.public.params, minor=3)),
-        "context-foreign-secret": b"\0" + he_tf.interop.protobuf_wire.write(he_tf.interop.tenseal.CONTEXT, message),
+        "context-foreign-secret": b"\0" + proto.write(he_tf.interop.tenseal.CONTEXT, message),
         "vector": b"\1" + tb.vector(x),
         "valid-tensor-batched": b"\2" + tb.tensor(batch),
         "tensor-scalar": b"\2" + tb.tensor(he_tf.encrypt(keys.public, np.float64(0.5)), batched=False),

@@ -19,8 +19,9 @@ def seal_parms(params, minor: int = 1, primes: list[int] | None = None) -> bytes
     primes = primes or _core.coeff_modulus_primes(*params.as_tuple())
 
     def modulus(q: int) -> bytes:
-        return craft.SEAL_HEADER.pack(craft.SEAL_MAGIC, craft.SEAL_HEADER.size, 4, minor, craft.NONE, 0, 24) + \
-            struct.pack("<Q", q)
+        return craft.SEAL_HEADER.pack(
+            craft.SEAL_MAGIC, craft.SEAL_HEADER.size, 4, minor, craft.NONE, 0, 24
+        ) + struct.pack("<Q", q)
 
     body = struct.pack("<BQQ", CKKS, params.poly_modulus_degree, len(primes))
     body += b"".join(modulus(q) for q in primes) + modulus(0)
@@ -31,9 +32,9 @@ def seal_parms(params, minor: int = 1, primes: list[int] | None = None) -> bytes
 def key_blobs(keys) -> dict[str, bytes]:
     """The SEAL objects of an he-tf key set: public, relinearization, Galois (b'' if none) and secret key."""
     public = keys.public.serialize()
-    pk, rk, *gk = [public[b.start:b.end] for b in craft.blobs(public)]
+    pk, rk, *gk = [public[b.start : b.end] for b in craft.blobs(public)]
     secret = keys.secret.serialize()
-    sk = secret[craft.blobs(secret)[0].start:craft.blobs(secret)[0].end]
+    sk = secret[craft.blobs(secret)[0].start : craft.blobs(secret)[0].end]
     return {"public_key": pk, "relin_keys": rk, "galois_keys": gk[0] if gk else b"", "secret_key": sk}
 
 
@@ -43,13 +44,18 @@ def context(keys, *, secret: bool = False, parms: bytes | None = None, **public_
     from he_tf.interop.protobuf_wire import write
 
     blobs = key_blobs(keys)
-    public = {"public_key": blobs["public_key"], "scale": float(2 ** keys.public.params.scale_bits),
-              "relin_keys": blobs["relin_keys"]}
+    public = {
+        "public_key": blobs["public_key"],
+        "scale": float(2**keys.public.params.scale_bits),
+        "relin_keys": blobs["relin_keys"],
+    }
     if blobs["galois_keys"]:
         public["galois_keys"] = blobs["galois_keys"]
     public.update(public_changes)
-    message = {"encryption_parameters": parms or seal_parms(keys.public.params),
-               "public_context": {k: v for k, v in public.items() if v is not None}}
+    message = {
+        "encryption_parameters": parms or seal_parms(keys.public.params),
+        "public_context": {k: v for k, v in public.items() if v is not None},
+    }
     if secret:
         message["private_context"] = {"secret_key": blobs["secret_key"]}
     return write(tenseal.CONTEXT, message)
@@ -57,9 +63,8 @@ def context(keys, *, secret: bool = False, parms: bytes | None = None, **public_
 
 def vector(x) -> bytes:
     """A CKKSVectorProto of a rank-1 HETensor in one ciphertext."""
-    import numpy as np
-
     import he_tf
+    import numpy as np
     from he_tf.interop import tenseal
     from he_tf.interop.protobuf_wire import write
 
@@ -70,9 +75,8 @@ def vector(x) -> bytes:
 
 def tensor(x, batched: bool = True) -> bytes:
     """A CKKSTensorProto of an HETensor: batched (axis 0 in one ciphertext) or one value per ciphertext."""
-    import numpy as np
-
     import he_tf
+    import numpy as np
     from he_tf.interop import tenseal
     from he_tf.interop.protobuf_wire import write
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import struct
 from typing import Callable
 
+import he_tf
 import numpy as np
 
-import he_tf
 from tests.hostile import craft
 from tests.hostile import tenseal_bytes as tb
 
@@ -101,8 +101,9 @@ def context_wrong_wire_type(env):
     good = tb.context(env.keys)
     message = wire.parse(good, ts.CONTEXT)
     # public_context (field 2) as a varint instead of a message, the rest unchanged
-    return _context(env, wire.write(ts.CONTEXT, {"encryption_parameters": message["encryption_parameters"]})
-                    + b"\x10\x05")
+    return _context(
+        env, wire.write(ts.CONTEXT, {"encryption_parameters": message["encryption_parameters"]}) + b"\x10\x05"
+    )
 
 
 def context_galois_bomb(env):

@@ -1,4 +1,4 @@
-"""The TenSEAL user's side of tests/test_tenseal_interop.py, run by TenSEAL's own Python (.venv-peers/tenseal).
+"""The TenSEAL user's side of tests/test_tenseal_interop.py, run by TenSEAL's Python (.venv-peers/tenseal).
 
     python tenseal_side.py COMMAND DIR [JSON]
 
@@ -70,4 +70,5 @@ def decrypt(folder: Path, a: dict) -> None:
 if __name__ == "__main__":
     command, folder = sys.argv[1], Path(sys.argv[2])
     {"keys": keys, "encrypt": encrypt, "compute": compute, "decrypt": decrypt}[command](
-        folder, json.loads(sys.argv[3]) if len(sys.argv) > 3 else {})
+        folder, json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    )

@@ -82,7 +82,9 @@ def parse(data, schema: Schema, *, depth: int = 0) -> dict:
     view = memoryview(data).cast("B") if not isinstance(data, memoryview) else data
     what = schema.name
     if len(view) > MAX_MESSAGE_BYTES:
-        raise ProtobufError(f"{what}: {len(view)} bytes, more than the {MAX_MESSAGE_BYTES} a message may have")
+        raise ProtobufError(
+            f"{what}: {len(view)} bytes, more than the {MAX_MESSAGE_BYTES} a message may have"
+        )
     if depth > MAX_DEPTH:
         raise ProtobufError(f"{what}: nested deeper than {MAX_DEPTH}")
     out: dict = {f.name: [] for f in schema.fields.values() if f.repeated}
@@ -99,12 +101,14 @@ def parse(data, schema: Schema, *, depth: int = 0) -> dict:
             size = 8 if wire == FIXED64 else 4
             if len(view) - pos < size:
                 raise ProtobufError(f"{what}: truncated fixed-width field {number}")
-            value, pos = view[pos:pos + size], pos + size
+            value, pos = view[pos : pos + size], pos + size
         elif wire == LENGTH:
             length, pos = _varint(view, pos, what)
             if length > len(view) - pos:
-                raise ProtobufError(f"{what}: field {number} declares {length} bytes, {len(view) - pos} remain")
-            value, pos = view[pos:pos + length], pos + length
+                raise ProtobufError(
+                    f"{what}: field {number} declares {length} bytes, {len(view) - pos} remain"
+                )
+            value, pos = view[pos : pos + length], pos + length
         else:
             raise ProtobufError(f"{what}: wire type {wire} (field {number}) is not supported")
         if field is None:
@@ -132,8 +136,10 @@ def _decode(field: Field, wire: int, value, what: str, depth: int):
         if wire != LENGTH:
             raise ProtobufError(f"{what}: {field.name} must be bytes (wire type 2), got wire type {wire}")
         if len(value) < field.min_bytes:
-            raise ProtobufError(f"{what}: an item of {field.name} has {len(value)} bytes, at least "
-                                f"{field.min_bytes} are needed")
+            raise ProtobufError(
+                f"{what}: an item of {field.name} has {len(value)} bytes, at least "
+                f"{field.min_bytes} are needed"
+            )
         return value
     if kind == "double":
         if wire != FIXED64:
@@ -154,6 +160,7 @@ def _decode(field: Field, wire: int, value, what: str, depth: int):
 
 # ---- writing ----------------------------------------------------------------------------------------
 
+
 def _encode_varint(value: int) -> bytes:
     out = bytearray()
     while True:
@@ -167,7 +174,9 @@ def _encode_varint(value: int) -> bytes:
 
 
 def write(schema: Schema, values: dict) -> bytes:
-    """``values`` (name -> value, a list for repeated fields) as a message of ``schema``; packed repeated scalars."""
+    """``values`` (name -> value, a list for repeated fields) as a message of ``schema``.
+
+    Repeated scalars are written packed."""
     parts = []
     for number, field in sorted(schema.fields.items()):
         if field.name not in values:

@@ -23,45 +23,68 @@ from he_tf.serialization import deserialize, serialize
 from he_tf.tensor import HETensor
 
 # Field numbers of TenSEAL 0.3.18's tenseal/proto/tensealcontext.proto and tensors.proto.
-PRIVATE = Schema("TenSEALPrivateProto", {
-    1: Field("secret_key", "bytes"), 2: Field("relin_keys_generated", "bool"),
-    3: Field("galois_keys_generated", "bool"),
-})
-PUBLIC = Schema("TenSEALPublicProto", {
-    1: Field("public_key", "bytes"), 2: Field("auto_flags", "uint32"), 3: Field("scale", "double"),
-    4: Field("relin_keys", "bytes"), 5: Field("galois_keys", "bytes"),
-})
-CONTEXT = Schema("TenSEALContextProto", {
-    1: Field("encryption_parameters", "bytes"), 2: Field("public_context", PUBLIC),
-    3: Field("private_context", PRIVATE), 4: Field("encryption_type", "uint32"),
-})
+PRIVATE = Schema(
+    "TenSEALPrivateProto",
+    {
+        1: Field("secret_key", "bytes"),
+        2: Field("relin_keys_generated", "bool"),
+        3: Field("galois_keys_generated", "bool"),
+    },
+)
+PUBLIC = Schema(
+    "TenSEALPublicProto",
+    {
+        1: Field("public_key", "bytes"),
+        2: Field("auto_flags", "uint32"),
+        3: Field("scale", "double"),
+        4: Field("relin_keys", "bytes"),
+        5: Field("galois_keys", "bytes"),
+    },
+)
+CONTEXT = Schema(
+    "TenSEALContextProto",
+    {
+        1: Field("encryption_parameters", "bytes"),
+        2: Field("public_context", PUBLIC),
+        3: Field("private_context", PRIVATE),
+        4: Field("encryption_type", "uint32"),
+    },
+)
 MAX_TENSOR_RANK = 16
 MAX_CHUNKS = 2**16  # a CKKSVector's ciphertexts: 2^16 chunks of 512 slots (N=1024) is 33M values
 MIN_CIPHERTEXT_BYTES = 64  # a SEAL header and a ciphertext's metadata, before any coefficient
-VECTOR = Schema("CKKSVectorProto", {
-    1: Field("sizes", "uint32", repeated=True, max_items=MAX_CHUNKS),
-    2: Field("ciphertexts", "bytes", repeated=True, max_items=MAX_CHUNKS, min_bytes=MIN_CIPHERTEXT_BYTES),
-    3: Field("scale", "double"),
-})
-TENSOR = Schema("CKKSTensorProto", {
-    1: Field("shape", "uint32", repeated=True, max_items=MAX_TENSOR_RANK),
-    2: Field("ciphertexts", "bytes", repeated=True, min_bytes=MIN_CIPHERTEXT_BYTES),
-    3: Field("scale", "double"), 4: Field("batch_size", "uint32"),
-})
+VECTOR = Schema(
+    "CKKSVectorProto",
+    {
+        1: Field("sizes", "uint32", repeated=True, max_items=MAX_CHUNKS),
+        2: Field("ciphertexts", "bytes", repeated=True, max_items=MAX_CHUNKS, min_bytes=MIN_CIPHERTEXT_BYTES),
+        3: Field("scale", "double"),
+    },
+)
+TENSOR = Schema(
+    "CKKSTensorProto",
+    {
+        1: Field("shape", "uint32", repeated=True, max_items=MAX_TENSOR_RANK),
+        2: Field("ciphertexts", "bytes", repeated=True, min_bytes=MIN_CIPHERTEXT_BYTES),
+        3: Field("scale", "double"),
+        4: Field("batch_size", "uint32"),
+    },
+)
 SYMMETRIC = 1  # TenSEAL's encryption_type::symmetric
 KINDS = ("vector", "tensor")
 
 
 class TenSEALFormatError(ValueError):
-    """TenSEAL bytes that he-tf refuses: malformed, or something he-tf cannot represent (the message says which)."""
+    """TenSEAL bytes that he-tf refuses: malformed, or what he-tf cannot represent (the message says)."""
 
 
 def _bytes_of(obj, what: str, **serialize_kwargs) -> bytes:
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return bytes(obj)
     if not callable(getattr(obj, "serialize", None)):
-        raise TypeError(f"expected {what} (an object with .serialize()) or its serialized bytes, got "
-                        f"{type(obj).__name__}")
+        raise TypeError(
+            f"expected {what} (an object with .serialize()) or its serialized bytes, got {type(obj).__name__}"
+        )
     data = obj.serialize(**serialize_kwargs)
     if not isinstance(data, (bytes, bytearray)):
         raise TypeError(f"{type(obj).__name__}.serialize() returned {type(data).__name__}, not bytes")
@@ -77,6 +100,7 @@ def _parse(data: bytes, schema: Schema) -> dict:
 
 # ---- contexts --------------------------------------------------------------------------------------
 
+
 def _context_bytes(context) -> bytes:
     # A TenSEAL Context serializes without its secret key unless asked; ask where it holds one.
     private = getattr(context, "is_private", None)
@@ -88,8 +112,10 @@ def _public_part(message: dict) -> tuple[Params, dict]:
     """The context's parameters (checked against he-tf's rules) and its public members."""
     if message.get("encryption_type", 0) == SYMMETRIC:
         raise TenSEALFormatError(
-            "a symmetric TenSEAL context (ENCRYPTION_TYPE.SYMMETRIC) has no public key, which he-tf's key-set id "
-            "and encryption need; create the context with the default ENCRYPTION_TYPE.ASYMMETRIC")
+            "a symmetric TenSEAL context (ENCRYPTION_TYPE.SYMMETRIC) has no public key, which he-tf's "
+            "key-set id "
+            "and encryption need; create the context with the default ENCRYPTION_TYPE.ASYMMETRIC"
+        )
     if "encryption_parameters" not in message or "public_context" not in message:
         raise TenSEALFormatError("the TenSEAL context has no encryption parameters or no public part")
     public = message["public_context"]
@@ -98,7 +124,8 @@ def _public_part(message: dict) -> tuple[Params, dict]:
     if scale_bits is None or scale_bits != int(scale_bits):
         raise TenSEALFormatError(
             f"the TenSEAL context's global scale is {scale!r}; he-tf's scales are powers of two: set "
-            "context.global_scale = 2**40 (or another power of two below the first prime) before serializing")
+            "context.global_scale = 2**40 (or another power of two below the first prime) before serializing"
+        )
     try:
         n, bits, scale_bits = _core.params_from_seal(bytes(message["encryption_parameters"]), int(scale_bits))
     except ValueError as e:
@@ -106,7 +133,7 @@ def _public_part(message: dict) -> tuple[Params, dict]:
     return Params(n, tuple(bits), scale_bits), public
 
 
-def _adopt(message: dict, with_secret: bool, with_galois: bool = True) -> tuple[PublicContext, SecretKey | None]:
+def _adopt(message: dict, with_secret: bool) -> tuple[PublicContext, SecretKey | None]:
     """he-tf's containers of the context's keys. A TenSEAL context with its secret key may store only flags
     saying it had relinearization / Galois keys (TenSEAL makes them again on load); he-tf does the same."""
     params, public = _public_part(message)
@@ -115,26 +142,35 @@ def _adopt(message: dict, with_secret: bool, with_galois: bool = True) -> tuple[
     if not public.get("relin_keys") and not (secret and private.get("relin_keys_generated")):
         if message.get("private_context", {}).get("relin_keys_generated"):
             raise TenSEALFormatError(
-                "this private TenSEAL context keeps its relinearization keys only as a flag beside its secret "
+                "this private TenSEAL context keeps its relinearization keys only as a flag beside its "
+                "secret "
                 "key; pass the PublicContext from context_from_tenseal, or the public TenSEAL context "
-                "(ctx.serialize())")
+                "(ctx.serialize())"
+            )
         raise TenSEALFormatError(
-            "the TenSEAL context holds no relinearization keys, which every he-tf context carries (ciphertext "
-            "products need them): serialize it with save_relin_keys=True")
+            "the TenSEAL context holds no relinearization keys, which every he-tf context carries "
+            "(ciphertext "
+            "products need them): serialize it with save_relin_keys=True"
+        )
     try:
         public_bytes, secret_bytes = _core.adopt_keys(
-            params.poly_modulus_degree, list(params.coeff_mod_bit_sizes), params.scale_bits,
-            bytes(public.get("public_key", b"")), bytes(public.get("relin_keys", b"")),
-            bytes(public.get("galois_keys", b"")) if with_galois else b"", secret,
+            params.poly_modulus_degree,
+            list(params.coeff_mod_bit_sizes),
+            params.scale_bits,
+            bytes(public.get("public_key", b"")),
+            bytes(public.get("relin_keys", b"")),
+            bytes(public.get("galois_keys", b"")),
+            secret,
             make_relin=bool(private.get("relin_keys_generated")),
-            make_galois=with_galois and bool(private.get("galois_keys_generated")))
+            make_galois=bool(private.get("galois_keys_generated")),
+        )
     except ValueError as e:
         raise TenSEALFormatError(f"he-tf refused the TenSEAL context's keys: {e}") from None
     return PublicContext(public_bytes), None if secret_bytes is None else SecretKey(secret_bytes)
 
 
 def context_from_tenseal(context) -> tuple[PublicContext, SecretKey | None]:
-    """(PublicContext, SecretKey or None) holding the keys of a TenSEAL context (a ``tenseal.Context`` or its bytes).
+    """(PublicContext, SecretKey or None): the keys of a TenSEAL context (``tenseal.Context`` or its bytes).
 
     The SecretKey is returned only where the context holds one; it is never part of the PublicContext.
     Without Galois keys in the TenSEAL context (``context.generate_galois_keys()``), every op that
@@ -169,8 +205,10 @@ def _kind_of(obj, kind: str | None) -> str:
         name = type(obj).__name__
         kind = {"CKKSVector": "vector", "CKKSTensor": "tensor"}.get(name)
         if kind is None:
-            raise TypeError(f"cannot tell whether {name} is a CKKSVector or a CKKSTensor (their bytes look "
-                            "alike): pass kind='vector' or kind='tensor'")
+            raise TypeError(
+                f"cannot tell whether {name} is a CKKSVector or a CKKSTensor (their bytes look "
+                "alike): pass kind='vector' or kind='tensor'"
+            )
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     return kind
@@ -186,7 +224,8 @@ def _he_tf_chunks(length: int, slots: int) -> list[int]:
 
 
 def _layout(kind: str, message: dict, slots: int) -> dict:
-    """Where the ciphertexts go: the HETensor's shape, grid, packed axis, values per ciphertext, replicated slots."""
+    """Where the ciphertexts go: the HETensor's shape, grid, packed axis, values per ciphertext and whether
+    TenSEAL filled the other slots."""
     cts = message["ciphertexts"]
     if not cts:
         raise TenSEALFormatError(f"the TenSEAL {kind} holds no ciphertexts")
@@ -194,33 +233,45 @@ def _layout(kind: str, message: dict, slots: int) -> dict:
         sizes = message["sizes"]
         if len(sizes) != len(cts) or any(s < 1 or s > slots for s in sizes):
             raise TenSEALFormatError(
-                f"the CKKSVector's chunk sizes {sizes[:8]} do not give one size in [1, {slots}] per ciphertext "
-                f"({len(cts)} ciphertexts)")
+                f"the CKKSVector's chunk sizes {sizes[:8]} do not give one size in [1, {slots}] per "
+                f"ciphertext "
+                f"({len(cts)} ciphertexts)"
+            )
         length = sum(sizes)
         if sizes != _tenseal_chunks(length, slots) or sizes != _he_tf_chunks(length, slots):
             raise TenSEALFormatError(
                 f"he-tf cannot represent the CKKSVector's chunking {sizes[:8]}: it spreads {length} values "
-                f"evenly over ciphertexts ({_he_tf_chunks(length, slots)[:8]}); split the vector into vectors of "
-                f"at most {slots} values, or of a multiple of {slots}")
+                f"evenly over ciphertexts ({_he_tf_chunks(length, slots)[:8]}); split the vector into "
+                f"vectors of "
+                f"at most {slots} values, or of a multiple of {slots}"
+            )
         # TenSEAL encrypts a vector cyclically repeated over all slots (CKKSVector::encrypt replicates it).
         return dict(shape=[length], grid=[len(cts)], packed_axis=0, per_ciphertext=sizes[0], replicated=True)
     shape, batch = message["shape"], message.get("batch_size", 0)
     if len(shape) > MAX_TENSOR_RANK or any(d < 1 for d in shape):
-        raise TenSEALFormatError(f"the CKKSTensor's shape {shape[:MAX_TENSOR_RANK + 1]} is not one of positive "
-                                 f"dimensions and rank at most {MAX_TENSOR_RANK}")
+        raise TenSEALFormatError(
+            f"the CKKSTensor's shape {shape[: MAX_TENSOR_RANK + 1]} is not one of positive "
+            f"dimensions and rank at most {MAX_TENSOR_RANK}"
+        )
     if math.prod(shape) != len(cts):
-        raise TenSEALFormatError(f"the CKKSTensor's shape {shape} needs {math.prod(shape)} ciphertexts, it holds "
-                                 f"{len(cts)}")
+        raise TenSEALFormatError(
+            f"the CKKSTensor's shape {shape} needs {math.prod(shape)} ciphertexts, it holds {len(cts)}"
+        )
     if batch == 0:  # one value per ciphertext, encoded by TenSEAL in every slot
         return dict(shape=list(shape), grid=list(shape), packed_axis=None, per_ciphertext=1, replicated=True)
     if batch > slots:
-        raise TenSEALFormatError(f"the CKKSTensor's batch of {batch} does not fit the {slots} slots of one "
-                                 "ciphertext")
+        raise TenSEALFormatError(
+            f"the CKKSTensor's batch of {batch} does not fit the {slots} slots of one ciphertext"
+        )
     # A batch is encoded as it is: SEAL's encoder zero-pads it.
-    return dict(shape=[batch, *shape], grid=[1, *shape], packed_axis=0, per_ciphertext=batch, replicated=False)
+    return dict(
+        shape=[batch, *shape], grid=[1, *shape], packed_axis=0, per_ciphertext=batch, replicated=False
+    )
 
 
-def from_tenseal(vector_or_tensor, context, *, kind: str | None = None, clear_slots: bool | None = None) -> HETensor:
+def from_tenseal(
+    vector_or_tensor, context, *, kind: str | None = None, clear_slots: bool | None = None
+) -> HETensor:
     """An HETensor holding a TenSEAL CKKSVector's or CKKSTensor's ciphertexts, as they are.
 
     ``context``: the :class:`~he_tf.PublicContext` from :func:`context_from_tenseal` (parsed once), or the
@@ -239,9 +290,15 @@ def from_tenseal(vector_or_tensor, context, *, kind: str | None = None, clear_sl
     params = public.params
     layout = _layout(kind, message, params.slot_count)
     if layout["replicated"] and clear_slots is False:
-        what = "CKKSVector repeats its values" if kind == "vector" else "non-batched CKKSTensor repeats each value"
-        raise ValueError(f"a TenSEAL {what} over every slot; he-tf clears the slots past the values (one level), "
-                         "clear_slots cannot be False")
+        what = (
+            "CKKSVector repeats its values"
+            if kind == "vector"
+            else "non-batched CKKSTensor repeats each value"
+        )
+        raise ValueError(
+            f"a TenSEAL {what} over every slot; he-tf clears the slots past the values (one level), "
+            "clear_slots cannot be False"
+        )
     clear = layout["replicated"] or bool(clear_slots)
 
     loaded = _loaded(public)
@@ -252,19 +309,28 @@ def from_tenseal(vector_or_tensor, context, *, kind: str | None = None, clear_sl
         except ValueError as e:
             raise TenSEALFormatError(f"ciphertext {i} of the TenSEAL {kind}: {e}") from None
         if size != 2:
-            raise TenSEALFormatError(f"ciphertext {i} has {size} polynomials; relinearize it in TenSEAL first")
+            raise TenSEALFormatError(
+                f"ciphertext {i} has {size} polynomials; relinearize it in TenSEAL first"
+            )
         found.add((level, scale))
     if len(found) != 1:
-        raise TenSEALFormatError(f"the TenSEAL {kind}'s ciphertexts are at different levels or scales "
-                                 f"{sorted(found)[:4]}")
+        raise TenSEALFormatError(
+            f"the TenSEAL {kind}'s ciphertexts are at different levels or scales {sorted(found)[:4]}"
+        )
     level, scale = found.pop()
     key_id = public.key_id.to_bytes(8, "little")
     strings = [key_id + bytes(ct) + zlib.crc32(ct).to_bytes(4, "little") for ct in message["ciphertexts"]]
     grid = layout["grid"]
     spec = HETensor.Spec(
-        ciphertexts=tf.TensorSpec(grid, tf.variant), context=tf.TensorSpec([], tf.variant),
-        shape=tf.TensorShape(layout["shape"]), dtype=tf.float64, layout="batch", packed_axis=layout["packed_axis"],
-        level=level, scale=scale, params=params.as_tuple(),
+        ciphertexts=tf.TensorSpec(grid, tf.variant),
+        context=tf.TensorSpec([], tf.variant),
+        shape=tf.TensorShape(layout["shape"]),
+        dtype=tf.float64,
+        layout="batch",
+        packed_axis=layout["packed_axis"],
+        level=level,
+        scale=scale,
+        params=params.as_tuple(),
     )
     x = deserialize(public, tf.reshape(tf.constant(strings, tf.string), grid), spec)
     return _clear_slots(x, layout["per_ciphertext"]) if clear else x
@@ -279,17 +345,22 @@ def _clear_slots(x: HETensor, per_ciphertext: int) -> HETensor:
 
 # ---- ciphertexts to TenSEAL -----------------------------------------------------------------------
 
+
 def _seal_minor_version(seal_object) -> int:
     """The SEAL 4 minor version in a SEAL object's header (magic 0xA15E, header size 16, major, minor)."""
     header = bytes(seal_object[:5])
     if len(header) < 5 or header[:3] != b"\x5e\xa1\x10" or header[3] != 4:
-        raise TenSEALFormatError("the TenSEAL context's encryption parameters do not start with a SEAL 4 header")
+        raise TenSEALFormatError(
+            "the TenSEAL context's encryption parameters do not start with a SEAL 4 header"
+        )
     return header[4]
 
 
 def to_tenseal(x: HETensor, tenseal_context, *, kind: str | None = None) -> bytes:
-    """The serialized TenSEAL CKKSVector (or CKKSTensor) of ``x``: load it with ``ts.ckks_vector_from(ctx, data)``
-    (``ts.ckks_tensor_from``). ``x`` must be under the TenSEAL context's key set (its parameters and public key).
+    """The serialized TenSEAL CKKSVector (or CKKSTensor) of ``x``.
+
+    Load it with ``ts.ckks_vector_from(ctx, data)`` (``ts.ckks_tensor_from``). ``x`` must be under the
+    TenSEAL context's key set (its parameters and public key).
 
     ``kind`` defaults to "vector" for rank 0 and 1, else "tensor". A vector is ``x`` of rank 1 packed on
     axis 0 (in one ciphertext, or in chunks of exactly the slot count), or of rank 0; a tensor is batched
@@ -303,7 +374,9 @@ def to_tenseal(x: HETensor, tenseal_context, *, kind: str | None = None) -> byte
     if params.as_tuple() != x.params:
         raise ValueError(f"the HETensor was made with {x.he_params}, the TenSEAL context has {params}")
     try:
-        key_id = _core.adopted_key_id(*params.as_tuple(), bytes(message["public_context"].get("public_key", b"")))
+        key_id = _core.adopted_key_id(
+            *params.as_tuple(), bytes(message["public_context"].get("public_key", b""))
+        )
     except ValueError as e:
         raise TenSEALFormatError(f"he-tf refused the TenSEAL context's public key: {e}") from None
     kind = kind or ("vector" if x.rank <= 1 else "tensor")
@@ -312,8 +385,10 @@ def to_tenseal(x: HETensor, tenseal_context, *, kind: str | None = None) -> byte
     strings = np.asarray(serialize(x).numpy(), dtype=object).reshape(-1)
     ids = {bytes(s[:8]) for s in strings}
     if ids != {key_id.to_bytes(8, "little")}:
-        raise ValueError("the HETensor's ciphertexts are not under the TenSEAL context's key set (another public "
-                         "key): TenSEAL could not decrypt them")
+        raise ValueError(
+            "the HETensor's ciphertexts are not under the TenSEAL context's key set (another public "
+            "key): TenSEAL could not decrypt them"
+        )
     # TenSEAL's SEAL reads only its own SEAL 4 minor version: the one its context's objects carry.
     minor = _seal_minor_version(message["encryption_parameters"])
     cts = [_core.ciphertext_for_seal_version(*params.as_tuple(), bytes(s[8:-4]), minor) for s in strings]
@@ -325,18 +400,26 @@ def to_tenseal(x: HETensor, tenseal_context, *, kind: str | None = None) -> byte
             sizes = _he_tf_chunks(x.shape[0], slots)
             if sizes != _tenseal_chunks(x.shape[0], slots):
                 raise ValueError(
-                    f"TenSEAL cannot represent the chunking {sizes[:8]} of {x.shape[0]} values: its vectors fill "
-                    f"each ciphertext's {slots} slots; use at most {slots} values, or a multiple of {slots}")
+                    f"TenSEAL cannot represent the chunking {sizes[:8]} of {x.shape[0]} values: its vectors "
+                    f"fill "
+                    f"each ciphertext's {slots} slots; use at most {slots} values, or a multiple of {slots}"
+                )
         else:
-            raise ValueError(f"a CKKSVector is one-dimensional: the HETensor has shape {x.shape.as_list()}, "
-                             f"packed axis {x.packed_axis}; use kind='tensor'")
+            raise ValueError(
+                f"a CKKSVector is one-dimensional: the HETensor has shape {x.shape.as_list()}, "
+                f"packed axis {x.packed_axis}; use kind='tensor'"
+            )
         return write(VECTOR, {"sizes": sizes, "ciphertexts": cts, "scale": x.scale})
     if x.packed_axis is None:
         return write(TENSOR, {"shape": x.shape.as_list(), "ciphertexts": cts, "scale": x.scale})
     if x.packed_axis != 0 or x.ciphertexts.shape[0] != 1:
         raise ValueError(
-            f"a batched CKKSTensor packs axis 0 into one ciphertext: the HETensor of shape {x.shape.as_list()} packs "
-            f"axis {x.packed_axis} into {x.ciphertexts.shape[x.packed_axis]}; encrypt with layout='batch' and at "
-            f"most {slots} rows")
-    return write(TENSOR, {"shape": x.shape.as_list()[1:], "ciphertexts": cts, "scale": x.scale,
-                          "batch_size": x.shape[0]})
+            f"a batched CKKSTensor packs axis 0 into one ciphertext: the HETensor of shape "
+            f"{x.shape.as_list()} packs axis {x.packed_axis} into {x.ciphertexts.shape[x.packed_axis]}; "
+            f"encrypt with layout='batch' and at "
+            f"most {slots} rows"
+        )
+    return write(
+        TENSOR,
+        {"shape": x.shape.as_list()[1:], "ciphertexts": cts, "scale": x.scale, "batch_size": x.shape[0]},
+    )
