@@ -277,3 +277,35 @@ def test_docs_example_runs(tmp_path):
                 exec(compile(block, "docs/tenseal.md", "exec"), namespace)  # noqa: S102 (our own docs)
     finally:
         os.chdir(cwd)
+
+
+def test_tenseal_objects_are_duck_typed(ts_keys, adopted):
+    """Anything with .serialize() stands for a TenSEAL object; its class name tells a vector from a tensor,
+    and a private context is asked for its secret key."""
+    public, _ = adopted
+
+    class CKKSVector:
+        def __init__(self, data):
+            self.data = data
+
+        def serialize(self):
+            return self.data
+
+    class Context:
+        def __init__(self, private):
+            self.private = private
+
+        def is_private(self):
+            return True
+
+        def serialize(self, save_secret_key=False):
+            return self.private if save_secret_key else b""
+
+    tenseal("encrypt", ts_keys, values=[3.0, -1.0], kind="vector", name="duck")
+    x = from_tenseal(CKKSVector((ts_keys / "duck.ts").read_bytes()), public)
+    _, secret = context_from_tenseal(Context((ts_keys / "context.private").read_bytes()))
+    np.testing.assert_allclose(he_tf.decrypt(secret, x).numpy(), [3.0, -1.0], atol=TOL)
+    with pytest.raises(TypeError, match="kind="):
+        from_tenseal(object.__new__(type("CKKSSomething", (CKKSVector,), {})), public)
+    with pytest.raises(TypeError, match=r"\.serialize\(\)"):
+        from_tenseal(42, public, kind="vector")
