@@ -6,6 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := PIP_PROGRESS_BAR=off PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 BUILD_DEPS := $(VENV)/.build-deps
+PEERS := .venv-peers
 
 .PHONY: install demo test bench-deps bench bench-peers peer-venvs clean
 
@@ -28,7 +29,9 @@ install: $(BUILD_DEPS)
 demo: install
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m he_tf demo
 
-test: install
+# TenSEAL's virtualenv (.venv-peers/tenseal, below) for tests/test_tenseal_interop.py: TenSEAL runs in
+# its own process there, never imported by he-tf's.
+test: install $(PEERS)/tenseal/.done
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest
 
 bench-deps: install
@@ -46,7 +49,6 @@ bench: bench-deps
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 PYTHON310 ?= $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.10.*/bin/python)))
 PYTHON311 ?= $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.11.*/bin/python)))
-PEERS := .venv-peers
 $(PEERS)/openfhe/.done:
 	$(PYTHON310) -m venv $(PEERS)/openfhe
 	$(PEERS)/openfhe/bin/pip install -q "openfhe==1.6.1.0.22.4" numpy

@@ -23,6 +23,9 @@ BELOW = {
     "torch": {"framework_table", "tensor"},  # and he_tf's generated he_tf.<op> functions
     "models.torch_import": {"models.model", "models.steps", "torch"},
     "protocol.base": {"protocol.players", "tensor"},
+    "interop.protobuf_wire": set(),
+    "interop.tenseal": {"_core", "levels", "ops", "packing", "interop.protobuf_wire", "keys", "params",
+                        "serialization", "tensor"},
 }
 
 

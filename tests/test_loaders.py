@@ -73,3 +73,21 @@ def test_python_loaders_refuse_with_value_error(keys):
         _core.load_ciphertext(context, b"\x5e\xa1" + bytes(30))
     with pytest.raises(ValueError, match="cannot read a secret key"):
         _core.load_secret_key(keys.public.serialize())
+
+
+def test_seal_4_objects_of_another_minor_version_load_as_4_1(keys):
+    """TenSEAL 0.3.18's SEAL writes SEAL 4.3 headers: the loaders read any SEAL 4 minor version with 4.1's
+    layout (checked member by member) and hand SEAL its own version; a nested header may differ from the
+    outer one only where the loader has its own copy (compressed bytes, or an outer version rewritten)."""
+    context = _core.load_public_context(keys.public.serialize())
+    seal_bytes = craft.split_serialized(he_tf.serialize(he_tf.encrypt(keys.public, X)).numpy().ravel()[0])[1]
+    raw = craft.Ciphertext.parse(seal_bytes).save()  # uncompressed, SEAL 4.1 headers
+    as_4_3 = _core.ciphertext_for_seal_version(*keys.public.params.as_tuple(), raw, 3)
+    assert craft.SealHeader.read(as_4_3).minor == 3 and as_4_3 != raw
+    assert _core.load_ciphertext(context, as_4_3) == _core.load_ciphertext(context, raw)
+    assert _core.ciphertext_for_seal_version(*keys.public.params.as_tuple(), as_4_3, 1) == raw
+    inner_only = raw[:4] + bytes([1]) + as_4_3[5:]  # outer 4.1 (used in place), inner 4.3
+    with pytest.raises(ValueError, match="inner SEAL header's version differs"):
+        _core.load_ciphertext(context, inner_only)
+    with pytest.raises(ValueError, match="SEAL 4 header"):
+        _core.load_ciphertext(context, raw[:3] + bytes([3]) + raw[4:])  # SEAL 3

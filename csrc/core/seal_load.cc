@@ -1,6 +1,7 @@
 #include "seal_load.h"
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -11,6 +12,7 @@
 
 #include "seal/randomgen.h"
 #include "seal/serialization.h"
+#include "seal/util/config.h"
 #include "zlib.h"
 #ifdef HE_TF_HAVE_ZSTD  // SEAL built with zstd (ours is)
 #include "zstd.h"
@@ -35,6 +37,16 @@ constexpr std::uint64_t kArrayOverhead = kHeaderSize + sizeof(std::uint64_t);
 // by more than this factor (plus an index table of 8 bytes per Galois element).
 constexpr std::uint64_t kMaxInflation = 4;
 
+// A SEAL 4 header. Other 4.x releases (TenSEAL 0.3.18's SEAL writes 4.3) keep 4.1's layout, which the
+// walkers below check member by member; SEAL 4.1 itself accepts only its own minor version, so the
+// version byte is rewritten to ours before SEAL loads the checked bytes.
+bool IsSeal4Header(Serialization::SEALHeader h) {
+  if (h.version_major != 4) return false;
+  h.version_minor = SEAL_VERSION_MINOR;
+  return Serialization::IsValidHeader(h);
+}
+constexpr std::size_t kVersionMinorOffset = offsetof(Serialization::SEALHeader, version_minor);
+
 [[noreturn]] void Refuse(const char* what, const std::string& why) {
   throw std::invalid_argument(std::string("refused ") + what + ": " + why);
 }
@@ -46,7 +58,11 @@ std::uint64_t PrngInfoSize() {
 // A bounds-checked cursor over an object's uncompressed members.
 class Walker {
  public:
-  Walker(std::string_view in, const char* what) : in_(in), what_(what) {}
+  // `writable`: `in` lies in a buffer of our own, where foreign SEAL 4 version bytes are rewritten.
+  // `minor`: the SEAL 4 minor version inner headers are rewritten to.
+  Walker(std::string_view in, const char* what, bool writable = false,
+         std::uint8_t minor = static_cast<std::uint8_t>(SEAL_VERSION_MINOR))
+      : in_(in), what_(what), writable_(writable), minor_(minor) {}
 
   template <class T>
   T Read() {
@@ -69,10 +85,14 @@ class Walker {
 
   // A nested SEAL object's header (always uncompressed); returns its declared total size.
   std::uint64_t NestedHeader() {
+    char* at = const_cast<char*>(in_.data());
     const auto h = Read<Serialization::SEALHeader>();
-    if (!Serialization::IsValidHeader(h) || h.version_major != 4 || h.compr_mode != seal::compr_mode_type::none ||
-        h.size < kHeaderSize) {
+    if (!IsSeal4Header(h) || h.compr_mode != seal::compr_mode_type::none || h.size < kHeaderSize) {
       Fail("an inner SEAL header is invalid");
+    }
+    if (h.version_minor != minor_) {
+      if (!writable_) Fail("an inner SEAL header's version differs from the outer one's");
+      at[kVersionMinorOffset] = static_cast<char>(minor_);
     }
     return h.size;
   }
@@ -96,6 +116,8 @@ class Walker {
   }
   std::string_view in_;
   const char* what_;
+  bool writable_;
+  std::uint8_t minor_;
 };
 
 // The level an object's parms_id names: a data level, or (for key material) the key level.
@@ -197,6 +219,7 @@ void WalkKSwitchKeys(Walker& w, const seal::SEALContext& context, std::uint64_t 
 struct Unpacked {
   std::unique_ptr<char[]> owned;  // the decompressed form, when the input was compressed
   std::string_view all;           // header + members, uncompressed
+  bool writable() const { return owned != nullptr; }
   std::string_view members() const { return all.substr(kHeaderSize); }
 };
 
@@ -238,9 +261,7 @@ Unpacked Unpack(std::string_view bytes, const char* what, std::uint64_t max_memb
   if (bytes.size() < kHeaderSize) Refuse(what, "truncated");
   Serialization::SEALHeader header;
   std::memcpy(&header, bytes.data(), kHeaderSize);
-  if (!Serialization::IsValidHeader(header) || header.version_major != 4) {
-    Refuse(what, "it does not start with a SEAL 4 header");
-  }
+  if (!IsSeal4Header(header)) Refuse(what, "it does not start with a SEAL 4 header");
   if (header.size != bytes.size()) {
     Refuse(what, "its header declares " + std::to_string(header.size) + " bytes, " + std::to_string(bytes.size()) +
                      " arrived");
@@ -250,7 +271,14 @@ Unpacked Unpack(std::string_view bytes, const char* what, std::uint64_t max_memb
     if (bytes.size() - kHeaderSize > max_members) {
       Refuse(what, std::to_string(bytes.size()) + " bytes is more than these parameters allow");
     }
-    out.all = bytes;
+    if (header.version_minor == SEAL_VERSION_MINOR) {
+      out.all = bytes;
+      return out;
+    }
+    out.owned.reset(new char[bytes.size()]);  // another 4.x: a copy whose version bytes we can rewrite
+    std::memcpy(out.owned.get(), bytes.data(), bytes.size());
+    out.owned[kVersionMinorOffset] = static_cast<char>(SEAL_VERSION_MINOR);
+    out.all = std::string_view(out.owned.get(), bytes.size());
     return out;
   }
   if (max_members >= std::numeric_limits<uInt>::max()) max_members = std::numeric_limits<uInt>::max() - 1;
@@ -279,6 +307,7 @@ Unpacked Unpack(std::string_view bytes, const char* what, std::uint64_t max_memb
   }
   if (result != Inflated::kOk) Refuse(what, "its compressed data is corrupted");
   header.compr_mode = seal::compr_mode_type::none;
+  header.version_minor = SEAL_VERSION_MINOR;
   header.size = kHeaderSize + size;
   std::memcpy(out.owned.get(), &header, kHeaderSize);
   out.all = std::string_view(out.owned.get(), kHeaderSize + size);
@@ -290,7 +319,7 @@ template <class T, class Walk>
 void Load(const seal::SEALContext& context, std::string_view bytes, T& out, const char* what,
           std::uint64_t max_members, Walk walk) {
   const Unpacked unpacked = Unpack(bytes, what, max_members);
-  Walker w(unpacked.members(), what);
+  Walker w(unpacked.members(), what, unpacked.writable());
   walk(w);
   w.End();
   try {
@@ -364,6 +393,54 @@ void LoadValidated(const seal::SEALContext& context, std::string_view bytes, sea
   const std::uint64_t inflation = kMaxInflation * bytes.size() + 8 * n + 4096;
   Load(context, bytes, out, "the Galois keys", std::min(structural, inflation),
        [&](Walker& w) { WalkKSwitchKeys(w, context, n); });
+}
+
+namespace {
+constexpr std::uint64_t kMaxParmsPrimes = 64;
+constexpr std::uint64_t kModulusSize = kHeaderSize + sizeof(std::uint64_t);  // a nested Modulus object
+
+std::uint64_t ReadModulus(Walker& w) {
+  if (w.NestedHeader() != kModulusSize) w.Fail("a modulus's size field is inconsistent");
+  return w.Read<std::uint64_t>();
+}
+}  // namespace
+
+void LoadValidated(std::string_view bytes, seal::EncryptionParameters& out) {
+  const char* what = "the encryption parameters";
+  const std::uint64_t max_members = 1 + 2 * 8 + (kMaxParmsPrimes + 1) * kModulusSize;
+  const Unpacked unpacked = Unpack(bytes, what, max_members);
+  Walker w(unpacked.members(), what, unpacked.writable());
+  if (w.Read<std::uint8_t>() != static_cast<std::uint8_t>(seal::scheme_type::ckks)) w.Fail("they are not CKKS's");
+  const auto n = w.Read<std::uint64_t>();
+  if (n < 2 || n > 32768 || (n & (n - 1)) != 0) w.Fail("N=" + std::to_string(n) + " is not a power of two up to 32768");
+  const auto primes = w.Read<std::uint64_t>();
+  if (primes < 2 || primes > kMaxParmsPrimes) {
+    w.Fail("they declare " + std::to_string(primes) + " primes, 2 to " + std::to_string(kMaxParmsPrimes) +
+           " are possible");
+  }
+  for (std::uint64_t i = 0; i < primes; ++i) {
+    const std::uint64_t q = ReadModulus(w);
+    if (q < 2 || q >= (std::uint64_t{1} << 60)) w.Fail("prime " + std::to_string(i) + " is not of 2 to 60 bits");
+  }
+  if (ReadModulus(w) != 0) w.Fail("they set a plaintext modulus, which CKKS has none of");
+  w.End();
+  try {
+    out.load(reinterpret_cast<const seal::seal_byte*>(unpacked.all.data()), unpacked.all.size());
+  } catch (const std::exception& e) {
+    Refuse(what, std::string("SEAL rejected them: ") + e.what());
+  }
+}
+
+std::string CiphertextForSealVersion(const seal::SEALContext& context, std::string_view bytes, int minor) {
+  const char* what = "a ciphertext";
+  if (minor < 0 || minor > 255) Refuse(what, "SEAL 4." + std::to_string(minor) + " is not a SEAL version");
+  const Unpacked unpacked = Unpack(bytes, what, MaxCiphertextMembers(*context.first_context_data(), 3));
+  std::string out(unpacked.all);
+  Walker w(std::string_view(out).substr(kHeaderSize), what, /*writable=*/true, static_cast<std::uint8_t>(minor));
+  WalkCiphertext(w, context, false);
+  w.End();
+  out[kVersionMinorOffset] = static_cast<char>(minor);
+  return out;
 }
 
 }  // namespace he_tf

@@ -9,10 +9,12 @@
 // std::invalid_argument naming the object and what is wrong.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "seal/ciphertext.h"
 #include "seal/context.h"
+#include "seal/encryptionparams.h"
 #include "seal/galoiskeys.h"
 #include "seal/plaintext.h"
 #include "seal/publickey.h"
@@ -30,6 +32,13 @@ void LoadValidated(const seal::SEALContext& context, std::string_view bytes, sea
 void LoadValidated(const seal::SEALContext& context, std::string_view bytes, seal::RelinKeys& out);
 void LoadValidated(const seal::SEALContext& context, std::string_view bytes, seal::GaloisKeys& out);
 void LoadValidated(const seal::SEALContext& context, std::string_view bytes, seal::SecretKey& out);
+// CKKS encryption parameters (no context needed): N a power of two up to 32768, 2 to 64 primes of
+// at most 60 bits, no plaintext modulus. Whether he-tf accepts them is CkksParams::Validate's call.
+void LoadValidated(std::string_view bytes, seal::EncryptionParameters& out);
+
+// A ciphertext's bytes (validated as LoadValidated does), uncompressed, with every SEAL header saying
+// SEAL 4.`minor`: for another SEAL 4 release that reads only its own version (TenSEAL 0.3.18's).
+std::string CiphertextForSealVersion(const seal::SEALContext& context, std::string_view bytes, int minor);
 
 // Throws unless `scale` is one a ciphertext or plaintext at `parms` can carry:
 // finite, above 1 and below the modulus left at that level. The one scale rule: the wire format's

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/adopt_keys.h"
 #include "core/ckks.h"
 #include "core/key_header.h"
 #include "core/keygen.h"
@@ -128,6 +129,53 @@ PYBIND11_MODULE(_core, m) {
       py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"), py::arg("rotations"),
       "Returns (public_context_bytes, secret_key_bytes). rotations=None: all powers of two.");
 
+  // Key sets of other SEAL 4 applications (he_tf.interop): hostile bytes, validated before SEAL sees them.
+  m.def(
+      "params_from_seal",
+      [](const py::bytes& b, int scale_bits) {
+        const std::string_view bytes = View(b);
+        he_tf::CkksParams p;
+        {
+          py::gil_scoped_release release;
+          p = he_tf::ParamsFromSealBytes(bytes, scale_bits);
+        }
+        return py::make_tuple(p.poly_modulus_degree, p.coeff_mod_bit_sizes, p.scale_bits);
+      },
+      py::arg("encryption_parameters"), py::arg("scale_bits"),
+      "(poly_modulus_degree, coeff_mod_bit_sizes, scale_bits) of SEAL-serialized CKKS parameters; ValueError if "
+      "he-tf cannot use them.");
+  m.def(
+      "adopted_key_id",
+      [](std::size_t n, std::vector<int> bits, int scale_bits, const py::bytes& public_key) {
+        const auto p = MakeParams(n, std::move(bits), scale_bits);
+        const std::string_view pk = View(public_key);
+        py::gil_scoped_release release;
+        return he_tf::AdoptedKeyId(p, pk);
+      },
+      py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"), py::arg("public_key"),
+      "The key-set id adopt_keys gives the key set of this SEAL-serialized public key.");
+  m.def(
+      "adopt_keys",
+      [](std::size_t n, std::vector<int> bits, int scale_bits, const py::bytes& public_key,
+         const py::bytes& relin_keys, const py::bytes& galois_keys, const py::bytes& secret_key, bool make_relin,
+         bool make_galois) {
+        const auto p = MakeParams(n, std::move(bits), scale_bits);
+        const he_tf::ForeignKeys keys{View(public_key), View(relin_keys), View(galois_keys), View(secret_key),
+                                      make_relin, make_galois};
+        he_tf::KeySetBytes out;
+        {
+          py::gil_scoped_release release;
+          out = he_tf::AdoptKeys(p, keys);
+        }
+        return py::make_tuple(py::bytes(out.public_context),
+                              out.secret_key.empty() ? py::object(py::none()) : py::object(py::bytes(out.secret_key)));
+      },
+      py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"), py::arg("public_key"),
+      py::arg("relin_keys"), py::arg("galois_keys"), py::arg("secret_key"), py::arg("make_relin") = false,
+      py::arg("make_galois") = false,
+      "(public_context_bytes, secret_key_bytes or None) from SEAL-serialized keys of one key set (b'' for none); "
+      "with a secret key, missing relinearization / Galois keys are made from it where make_relin / make_galois.");
+
   // The loaders every adapter uses, callable without TensorFlow (fuzzing, tools).
   // Each raises ValueError for bytes it refuses.
   py::class_<LoadedContext>(m, "LoadedContext");
@@ -159,6 +207,21 @@ PYBIND11_MODULE(_core, m) {
         return py::make_tuple(c.context->Level(ct), ct.scale(), ct.size());
       },
       py::arg("context"), py::arg("seal_bytes"), "SEAL ciphertext bytes validated: (level, scale, size).");
+  m.def(
+      "ciphertext_for_seal_version",
+      [](std::size_t n, std::vector<int> bits, int scale_bits, const py::bytes& b, int minor) {
+        const auto p = MakeParams(n, std::move(bits), scale_bits);
+        const std::string_view bytes = View(b);
+        std::string out;
+        {
+          py::gil_scoped_release release;
+          out = he_tf::CiphertextForSealVersion(he_tf::MakeSealContext(p), bytes, minor);
+        }
+        return py::bytes(out);
+      },
+      py::arg("poly_modulus_degree"), py::arg("coeff_mod_bit_sizes"), py::arg("scale_bits"), py::arg("seal_bytes"),
+      py::arg("minor"),
+      "SEAL ciphertext bytes validated, uncompressed, their headers saying SEAL 4.<minor>.");
   m.def(
       "load_plaintext",
       [](const LoadedContext& c, const py::bytes& b) {

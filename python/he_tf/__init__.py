@@ -31,8 +31,9 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-# Subpackages and adapters as attributes on first use (he_tf.models, he_tf.numpy, ...), not imported here.
-_LAZY = ("models", "numpy", "serving")
+# Subpackages and adapters as attributes on first use (he_tf.interop, he_tf.models, he_tf.numpy, ...), not
+# imported here.
+_LAZY = ("interop", "models", "numpy", "serving")
 
 
 def __getattr__(name: str):

@@ -26,7 +26,7 @@ from pathlib import Path
 from tests.fuzz.common import CORPUS
 
 HARNESSES = ("fuzz_ciphertext", "fuzz_variant", "fuzz_plaintext", "fuzz_public_context", "fuzz_secret_key",
-             "fuzz_wire", "fuzz_serving_request", "fuzz_key_requirements")
+             "fuzz_wire", "fuzz_serving_request", "fuzz_key_requirements", "fuzz_tenseal")
 ROOT = Path(__file__).resolve().parents[2]
 MAX_RESTARTS = 50
 _STAT = re.compile(r"^stat::(\w+):\s*(\d+)", re.M)
@@ -48,7 +48,9 @@ def run_once(harness: str, work: Path, runs: int, seconds: int | None, extra: li
     ]
     if seconds:
         args.append(f"-max_total_time={seconds}")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    # This tree's he_tf first (not another checkout an editable install points to), and its tests.
+    path = os.pathsep.join([str(ROOT / "python"), str(ROOT)])
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
     before = set(crashes.iterdir())
     start = time.perf_counter()
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)

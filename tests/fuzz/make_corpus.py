@@ -46,6 +46,7 @@ def make(root: Path) -> None:
         "fuzz_plaintext",
         "fuzz_serving_request",
         "fuzz_key_requirements",
+        "fuzz_tenseal",
     ):
         shutil.rmtree(root / sub, ignore_errors=True)
     keys = he_tf.KeySet.generate(params, rotations=[1])
@@ -138,6 +139,31 @@ def make(root: Path) -> None:
     )
     serving_seeds(root / "fuzz_serving_request")
     requirements_seeds(root / "fuzz_key_requirements")
+    tenseal_seeds(root / "fuzz_tenseal", keys, no_galois)
+
+
+def tenseal_seeds(folder: Path, keys, other) -> None:
+    """TenSEAL messages (tests/hostile/tenseal_bytes.py) of the corpus key set, each behind the byte that
+    chooses the loader (0 context, 1 vector, 2 tensor): valid ones, a secret key of another key set,
+    another SEAL 4 minor version, a vector (refused for lack of a level after loading), tensors."""
+    import he_tf
+    from tests.hostile import tenseal_bytes as tb
+
+    x = he_tf.encrypt(keys.public, X)
+    batch = he_tf.encrypt(keys.public, np.ones((3, 2)))
+    private = tb.context(keys, secret=True)
+    proto = he_tf.interop.protobuf_wire
+    message = proto.parse(private, he_tf.interop.tenseal.CONTEXT)
+    message["private_context"]["secret_key"] = tb.key_blobs(other)["secret_key"]
+    _write(folder, {
+        "valid-context": b"\0" + tb.context(keys),
+        "valid-private-context": b"\0" + private,
+        "context-minor-3": b"\0" + tb.context(keys, parms=tb.seal_parms(keys.public.params, minor=3)),
+        "context-foreign-secret": b"\0" + proto.write(he_tf.interop.tenseal.CONTEXT, message),
+        "vector": b"\1" + tb.vector(x),
+        "valid-tensor-batched": b"\2" + tb.tensor(batch),
+        "tensor-scalar": b"\2" + tb.tensor(he_tf.encrypt(keys.public, np.float64(0.5)), batched=False),
+    })
 
 
 def requirements_seeds(folder: Path) -> None:
@@ -189,6 +215,13 @@ def serving_seeds(folder: Path) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serving"]:  # only the serving seeds (the others keep their committed keys)
         serving_seeds(CORPUS / "fuzz_serving_request")
+        sys.exit()
+    if sys.argv[1:2] == ["--tenseal"]:  # only the TenSEAL seeds, from the committed key set
+        from tests.fuzz.common import load_keys
+        import he_tf
+
+        tenseal_seeds(CORPUS / "fuzz_tenseal", load_keys(), he_tf.KeySet.generate(load_keys().public.params,
+                                                                                 rotations=None))
         sys.exit()
     if sys.argv[1:2] == ["--requirements"]:  # only the key-requirements seeds (keyless)
         requirements_seeds(CORPUS / "fuzz_key_requirements")

@@ -18,7 +18,7 @@ import tensorflow as tf
 import he_tf
 from he_tf import ops
 from he_tf.models import wire
-from tests.hostile import craft
+from tests.hostile import craft, tenseal_cases
 
 # Small parameters: depth 1 at N=4096 (106 of the 109 modulus bits allowed), values up to 2^7.
 PARAMS = he_tf.Params(4096, (38, 30, 38), 30)
@@ -742,5 +742,7 @@ CASES: dict[str, Case] = {
         Case("size16-multiply", size16_multiply, OP_ERROR, may_return=True),
         Case("key-level-add", key_level_add, OP_ERROR, may_return=True),
         Case("truncated-words", truncated_words, OP_ERROR),
+        # TenSEAL interop (tests/hostile/tenseal_cases.py)
+        *[Case(name, run, VALUE, defect=defect) for name, (run, defect) in tenseal_cases.CASES.items()],
     ]
 }

@@ -33,7 +33,9 @@ class Outcome:
 
 
 def _worker(folder: Path, names: list[str]) -> tuple[int, str, str]:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    # This tree's he_tf first (not another checkout an editable install points to), and its tests.
+    path = os.pathsep.join([str(ROOT / "python"), str(ROOT)])
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "tests.hostile.run_case", str(folder), *names],
