@@ -31,8 +31,8 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-# Subpackages as attributes on first use (he_tf.models, he_tf.serving), without importing them here.
-_LAZY = ("models", "serving")
+# Subpackages as attributes on first use (he_tf.models, he_tf.remote, he_tf.serving), not imported here.
+_LAZY = ("models", "remote", "serving")
 
 
 def __getattr__(name: str):
