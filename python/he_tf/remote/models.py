@@ -42,7 +42,7 @@ class ModelPointer(RemoteValue):
     def weights(self) -> list[Pointer]:
         """Pointers to the weights, in ``model.weights`` order, with the model pointer's policy."""
         with tf.device(_device(self._location)):
-            return [Pointer(tf.identity(w.value), self._location, self._policy, f"{self._label}: {w.path}")
+            return [Pointer(tf.identity(w.value), self._location, self._policy, w.path)
                     for w in self._replica.weights]
 
     def __call__(self, x: Pointer) -> Pointer:
@@ -64,7 +64,7 @@ class ModelPointer(RemoteValue):
             values = [w.value.read_value() for w in self._replica.weights]
         for local, source, value in zip(self._model.weights, self._replica.weights, values):
             received = transcript.send(value, to=me, sender=self._location, kind="plaintext",
-                                       label=f"{self._label}: {source.path}", origin=_origin(self._policy))
+                                       label=source.path, origin=_origin(self._policy))
             local.assign(received)
         return self._model
 
@@ -90,13 +90,12 @@ def send_model(model, to: str, *, readers: Iterable[str] = (), label: Optional[s
     if [tuple(w.shape) for w in replica.weights] != [tuple(w.shape) for w in model.weights]:
         raise TypeError(f"cannot send model {model.name!r}: its clone's weights differ from its own (a model "
                         "whose layers make weights on first call needs a keras.Input)")
-    label = label or model.name
     for target, source in zip(replica.weights, model.weights):
         moved = transcript.send(_local_tensor(source.value, "send"), to=to, sender=me, kind="plaintext",
-                                label=f"{label}: {source.path}", origin=me)
+                                label=source.path if label is None else f"{label}: {source.path}", origin=me)
         with tf.device(_device(to)):
             target.assign(moved)
-    return ModelPointer(model, replica, to, Policy.owned_by(me, _check_players(readers)), label)
+    return ModelPointer(model, replica, to, Policy.owned_by(me, _check_players(readers)), label or model.name)
 
 
 def _positive(name: str, value) -> int:

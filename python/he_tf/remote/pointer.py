@@ -13,6 +13,7 @@ and grants as that player.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Callable, Iterable, Optional
 
@@ -401,7 +402,12 @@ def define_private_input(ptr: Pointer, protocol: Optional[base.Protocol] = None)
         raise PermissionError(f"{ptr.location!r} holds {ptr.label!r} but does not own it (owners "
                               f"{sorted(ptr.owners)}): a player enters only values it owns as its private input")
     protocol = protocol or base.get_protocol()
-    return protocol.define_private_input(ptr.location, ptr._tensor)
+
+    def value():
+        return ptr._tensor()
+
+    value.__name__ = re.sub(r"\W+", "_", ptr.label).strip("_") or "pointer"  # the protocol's label
+    return protocol.define_private_input(ptr.location, value)
 
 
 def _binary(fn: Callable, name: str, reflected: bool = False) -> Callable:
