@@ -13,6 +13,7 @@ and grants as that player.
 
 from __future__ import annotations
 
+import operator
 import re
 import sys
 from typing import Callable, Iterable, Optional
@@ -416,17 +417,15 @@ def _binary(fn: Callable, name: str, reflected: bool = False) -> Callable:
     return lambda self, other: _apply(fn, name, (self, other), {})
 
 
-for _dunder, _fn in (("add", tf.math.add), ("sub", tf.math.subtract), ("mul", tf.math.multiply),
-                     ("truediv", tf.math.truediv), ("floordiv", tf.math.floordiv), ("mod", tf.math.floormod),
-                     ("pow", tf.math.pow), ("matmul", tf.linalg.matmul)):
-    setattr(Pointer, f"__{_dunder}__", _binary(_fn, _dunder))
-    setattr(Pointer, f"__r{_dunder}__", _binary(_fn, _dunder, reflected=True))
-for _dunder, _fn in (("lt", tf.math.less), ("le", tf.math.less_equal), ("gt", tf.math.greater),
-                     ("ge", tf.math.greater_equal)):
-    setattr(Pointer, f"__{_dunder}__", _binary(_fn, _dunder))
-Pointer.__neg__ = lambda self: _apply(tf.math.negative, "neg", (self,), {})
-Pointer.__abs__ = lambda self: _apply(tf.math.abs, "abs", (self,), {})
-Pointer.__getitem__ = lambda self, key: _apply(lambda x, k: x[k], "getitem", (self, key), {})
+# Python's operators as TensorFlow's tensors define them (Python numbers take the tensor's dtype).
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"):
+    setattr(Pointer, f"__{_name}__", _binary(getattr(operator, _name), _name))
+    setattr(Pointer, f"__r{_name}__", _binary(getattr(operator, _name), _name, reflected=True))
+for _name in ("lt", "le", "gt", "ge"):
+    setattr(Pointer, f"__{_name}__", _binary(getattr(operator, _name), _name))
+Pointer.__neg__ = lambda self: _apply(operator.neg, "neg", (self,), {})
+Pointer.__abs__ = lambda self: _apply(operator.abs, "abs", (self,), {})
+Pointer.__getitem__ = lambda self, key: _apply(operator.getitem, "getitem", (self, key), {})
 
 
 class _PointerDispatcher(tf_dispatch.GlobalOpDispatcher):
