@@ -20,6 +20,10 @@ BELOW = {
     "optable": {"arithmetic", "manipulation"},
     "framework_table": {"optable"},
     "protocol.base": {"protocol.players", "tensor"},
+    "remote.policy": set(),
+    "remote.pointer": {"protocol", "protocol.players", "remote.policy"},
+    "remote.models": {"protocol", "remote.pointer", "remote.policy"},
+    "remote.loopback": {"protocol.players"},
 }
 
 

@@ -13,16 +13,22 @@ one of the model's optimizer's configuration (its state, e.g. momentum, is not s
 
 from __future__ import annotations
 
+import sys
 from typing import Iterable, Optional
 
 import tensorflow as tf
 
 from he_tf.protocol import transcript
 from he_tf.remote.pointer import (
-    MixedLocationsError, Pointer, RemoteValue, _apply, _check_players, _device, _is_keras_model, _local_tensor,
-    _origin, whoami,
+    MixedLocationsError, Pointer, RemoteValue, _apply, _check_players, _device, _local_tensor, _origin,
+    register_sender, whoami,
 )
 from he_tf.remote.policy import Policy
+
+
+def _is_keras_model(value) -> bool:
+    keras = sys.modules.get("keras")  # not imported for the check: a Keras model means keras is loaded
+    return keras is not None and isinstance(value, keras.Model)
 
 
 class ModelPointer(RemoteValue):
@@ -231,3 +237,6 @@ def fit(model, x: Pointer, y: Pointer, *, epochs: int = 1, batch_size: int = 32,
     losses = train(pointer, x, y, epochs=epochs, batch_size=batch_size, shuffle=shuffle, seed=seed)
     pointer.get()
     return losses
+
+
+register_sender(_is_keras_model, send_model)

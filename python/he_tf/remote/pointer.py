@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import operator
 import re
-import sys
 from typing import Callable, Iterable, Optional
 
 import numpy as np
@@ -259,9 +258,14 @@ class Pointer(RemoteValue):
                 f"{sorted(self.readers)}>")
 
 
-def _is_keras_model(value) -> bool:
-    keras = sys.modules.get("keras")
-    return keras is not None and isinstance(value, keras.Model)
+# How to send values that are not tensors: (accepts(value), send(value, to, readers=, label=)), e.g. Keras
+# models (he_tf.remote.models registers them).
+_SENDERS: list[tuple[Callable[[object], bool], Callable]] = []
+
+
+def register_sender(accepts: Callable[[object], bool], sender: Callable) -> None:
+    """Makes :func:`send` hand the values that `accepts` to `sender`."""
+    _SENDERS.append((accepts, sender))
 
 
 def send(value, to: str, *, readers: Iterable[str] = (), label: Optional[str] = None):
@@ -284,10 +288,9 @@ def send(value, to: str, *, readers: Iterable[str] = (), label: Optional[str] = 
     readers = _check_players(readers)
     _check_players(to)
     me = whoami()
-    if _is_keras_model(value):
-        from he_tf.remote import models
-
-        return models.send_model(value, to, readers=readers, label=label)
+    for accepts, sender in _SENDERS:
+        if accepts(value):
+            return sender(value, to, readers=readers, label=label)
     if label is None:
         label = value.name if isinstance(value, tf.Variable) else f"value of {me}"
     moved = transcript.send(_local_tensor(value, "send"), to=to, sender=me, kind="plaintext", label=label,
