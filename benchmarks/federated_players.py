@@ -101,11 +101,16 @@ def global_model():
     return model
 
 
-def local_updates(model, records: dict, epochs: int, batch_size: int, round_: int) -> list:
-    """Each data owner trains a copy of the global model on its records; the weights stay there, flat."""
+def local_updates(model, copies: dict, records: dict, epochs: int, batch_size: int, round_: int) -> list:
+    """Each data owner trains a copy of the global model on its records; the weights stay there, flat.
+
+    `copies` keeps each owner's model pointer from round to round (the global weights are assigned
+    into it: its training function is traced once).
+    """
     updates = []
     for owner, (x, y) in records.items():
-        copy = remote.send(model, owner)
+        copy = copies[owner].assign(model) if owner in copies else remote.send(model, owner)
+        copies[owner] = copy
         remote.train(copy, x, y, epochs=epochs, batch_size=batch_size, seed=round_ * len(records) + len(updates))
         updates.append(tf.concat([tf.reshape(w, [-1]) for w in copy.weights], axis=0))  # a pointer there
     return updates
@@ -163,8 +168,9 @@ def run(files: dict, x_test, y_test, rounds: int, epochs: int = 1, batch_size: i
             setup_seconds = time.perf_counter() - start
             model = global_model()
             start = time.perf_counter()
+            copies: dict = {}
             for round_ in range(rounds):
-                set_flat(model, aggregate(local_updates(model, records, epochs, batch_size, round_)))
+                set_flat(model, aggregate(local_updates(model, copies, records, epochs, batch_size, round_)))
             seconds = time.perf_counter() - start
         contexts = {MODEL_OWNER: len(protocol.public_context.serialize())} if isinstance(protocol, CKKS) else {}
         probability = model.predict(x_test, verbose=0)[:, 0]

@@ -213,6 +213,27 @@ def test_fit_refuses_before_sending_when_the_weights_may_not_come_back(local):
     assert predictions.location == "alice" and predictions.shape == (60, 1)
 
 
+def test_assigning_a_model_pointer_starts_it_afresh(local):
+    """After training on alice's data, assign puts the client's weights and a fresh optimizer (Adam's
+    moments and step) back: the copy is the client's alone again, and trains as a newly sent one."""
+    x, y = dataset()
+    records = [remote.define_input("alice", lambda v=v: tf.constant(v)) for v in (x, y)]
+    mine = [remote.send(v, "alice") for v in (x, y)]
+    model = small_model()
+    pointer = remote.send(model, "alice")
+    remote.train(pointer, *records, epochs=2)
+    assert pointer.owners == {"alice", "client"}
+    assert pointer.assign(model) is pointer and pointer.owners == {"client"}
+    remote.train(pointer, *mine, epochs=2, shuffle=False)
+    reused = pointer.get().get_weights()
+    fresh = small_model()
+    remote.fit(fresh, *mine, epochs=2, shuffle=False)
+    for a, b in zip(reused, fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="does not have the weights"):
+        pointer.assign(small_model(features=5))
+
+
 def test_shuffled_training_depends_on_the_seed_only(local):
     x, y = dataset()
     weights = []
@@ -276,6 +297,11 @@ def test_pointers_live_on_the_players_tasks(players):
     np.testing.assert_allclose(value.numpy(), (x @ np.ones((4, 2))).sum(), rtol=1e-12)
     for entry in transcript:  # every transfer arrived on its receiver's task
         assert entry.value.device == players.device(entry.receiver), entry
+    # A model sent there trains there: its weights and its optimizer's state live on alice's task.
+    model = remote.send(small_model(), "alice")
+    remote.train(model, ptr, remote.send((x[:, 0] > 0).astype(np.float64), "alice"), epochs=1)
+    replica = model._replica
+    assert {v.value.device for v in replica.weights + replica.optimizer.variables} == {alice}
     with tf.device(alice):
         raw = tf.constant([1.0])  # a tensor on alice's task, not a pointer: only pointers move from there
     with pytest.raises(ValueError, match="only as pointers"):

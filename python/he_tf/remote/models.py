@@ -43,6 +43,7 @@ class ModelPointer(RemoteValue):
         super().__init__(location, policy, label)
         self._model, self._replica = model, replica
         self._epoch_functions: dict[int, tf.types.experimental.GenericFunction] = {}
+        self._fresh_optimizer: Optional[list] = None  # its optimizer's variables as built, on the location
 
     @property
     def weights(self) -> list[Pointer]:
@@ -50,6 +51,30 @@ class ModelPointer(RemoteValue):
         with tf.device(_device(self._location)):
             return [Pointer(tf.identity(w.value), self._location, self._policy, w.path)
                     for w in self._replica.weights]
+
+    def assign(self, model=None, *, readers: Iterable[str] = ()) -> "ModelPointer":
+        """Sends `model`'s weights (default: the model this pointer was made from) into this copy, and puts
+        its optimizer back as it was built: the copy then holds this process's values only, and its
+        policy is this process's own again (with `readers`). Cheaper than a new ``send``: the traced
+        training function is reused. Returns the pointer.
+
+        Raises
+        ------
+        TypeError
+            If `model`'s weights do not have the copy's shapes.
+        """
+        me = whoami()
+        model = self._model if model is None else model
+        if [tuple(w.shape) for w in model.weights] != [tuple(w.shape) for w in self._replica.weights]:
+            raise TypeError(f"model {model.name!r} does not have the weights of {self._label!r}")
+        _send_weights(model, self._replica, self._location, label=None)
+        if self._fresh_optimizer is not None:  # trained before: its optimizer's state goes
+            with tf.device(_device(self._location)):
+                for variable, fresh in zip(self._replica.optimizer.variables, self._fresh_optimizer):
+                    variable.assign(fresh)
+        self._model = model
+        self._policy = Policy.owned_by(me, _check_players(readers))
+        return self
 
     def __call__(self, x: Pointer) -> Pointer:
         """The model's predictions on `x`, computed where `x` and the model are."""
@@ -96,12 +121,18 @@ def send_model(model, to: str, *, readers: Iterable[str] = (), label: Optional[s
     if [tuple(w.shape) for w in replica.weights] != [tuple(w.shape) for w in model.weights]:
         raise TypeError(f"cannot send model {model.name!r}: its clone's weights differ from its own (a model "
                         "whose layers make weights on first call needs a keras.Input)")
+    _send_weights(model, replica, to, label)
+    return ModelPointer(model, replica, to, Policy.owned_by(me, _check_players(readers)), label or model.name)
+
+
+def _send_weights(model, replica, to: str, label: Optional[str]) -> None:
+    """`model`'s weights into `replica`'s variables on `to`: one transcript send per weight."""
+    me = whoami()
     for target, source in zip(replica.weights, model.weights):
         moved = transcript.send(_local_tensor(source.value, "send"), to=to, sender=me, kind="plaintext",
                                 label=source.path if label is None else f"{label}: {source.path}", origin=me)
         with tf.device(_device(to)):
             target.assign(moved)
-    return ModelPointer(model, replica, to, Policy.owned_by(me, _check_players(readers)), label or model.name)
 
 
 def _positive(name: str, value) -> int:
@@ -179,11 +210,12 @@ def train(model: ModelPointer, x: Pointer, y: Pointer, *, epochs: int = 1, batch
                         "optimizer's configuration and its loss")
     replica = model._replica
     with tf.device(_device(model.location)):
+        if model._fresh_optimizer is None:  # a fresh optimizer of the local one's configuration, built here
+            optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(local.optimizer))
+            replica.compile(optimizer=optimizer, loss=local.loss)
+            optimizer.build(replica.trainable_variables)
+            model._fresh_optimizer = [tf.identity(v.value) for v in optimizer.variables]
         if batch_size not in model._epoch_functions:
-            if not getattr(replica, "compiled", False):
-                optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(local.optimizer))
-                replica.compile(optimizer=optimizer, loss=local.loss)
-                optimizer.build(replica.trainable_variables)
             model._epoch_functions[batch_size] = _epoch_function(replica, batch_size)
         epoch = model._epoch_functions[batch_size]
         n = x.shape[0]
