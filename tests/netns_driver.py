@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import context
 
 import he_tf
 from he_tf import remote
@@ -28,9 +29,15 @@ def counters(player: str) -> tuple[int, int]:
 
 
 def measured(fn):
-    """fn()'s result and the bytes each player's link carried meanwhile: {player: {"to": n, "from": n}}."""
+    """fn()'s result and the bytes each player's link carried meanwhile: {player: {"to": n, "from": n}}.
+
+    Remote ops return before they finish (TensorFlow's remote eager execution is asynchronous):
+    ``async_wait`` waits for every pending op, here and on the players, before the counters are read.
+    """
+    context.async_wait()
     before = {p: counters(p) for p in PLAYERS}
     result = fn()
+    context.async_wait()
     after = {p: counters(p) for p in PLAYERS}
     return result, {p: {"to": after[p][0] - before[p][0], "from": after[p][1] - before[p][1]} for p in PLAYERS}
 
