@@ -435,7 +435,11 @@ class _PointerDispatcher(tf_dispatch.GlobalOpDispatcher):
     """Called when a TensorFlow API failed on its arguments: runs it on the location if one was a pointer."""
 
     def handle(self, op, args, kwargs):
-        if any(isinstance(v, Pointer) for v in tf.nest.flatten((args, kwargs))):
+        try:
+            leaves = tf.nest.flatten((args, kwargs))
+        except (TypeError, ValueError):  # arguments TensorFlow's nest cannot walk hold no pointer of ours
+            return self.NOT_SUPPORTED
+        if any(isinstance(v, Pointer) for v in leaves):
             return apply(op, *args, **kwargs)
         return self.NOT_SUPPORTED
 
