@@ -111,7 +111,8 @@ def local_updates(model, copies: dict, records: dict, epochs: int, batch_size: i
     for owner, (x, y) in records.items():
         copy = copies[owner].assign(model) if owner in copies else remote.send(model, owner)
         copies[owner] = copy
-        remote.train(copy, x, y, epochs=epochs, batch_size=batch_size, seed=round_ * len(records) + len(updates))
+        seed = round_ * len(records) + len(updates)
+        remote.train(copy, x, y, epochs=epochs, batch_size=batch_size, seed=seed)
         updates.append(tf.concat([tf.reshape(w, [-1]) for w in copy.weights], axis=0))  # a pointer there
     return updates
 
@@ -172,7 +173,8 @@ def run(files: dict, x_test, y_test, rounds: int, epochs: int = 1, batch_size: i
             for round_ in range(rounds):
                 set_flat(model, aggregate(local_updates(model, copies, records, epochs, batch_size, round_)))
             seconds = time.perf_counter() - start
-        contexts = {MODEL_OWNER: len(protocol.public_context.serialize())} if isinstance(protocol, CKKS) else {}
+        contexts = {MODEL_OWNER: len(protocol.public_context.serialize())} if isinstance(protocol, CKKS) \
+            else {}
         probability = model.predict(x_test, verbose=0)[:, 0]
         results[name] = {
             "setup_seconds": setup_seconds, "seconds_per_round": seconds / rounds,

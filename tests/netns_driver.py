@@ -39,7 +39,8 @@ def measured(fn):
     result = fn()
     context.async_wait()
     after = {p: counters(p) for p in PLAYERS}
-    return result, {p: {"to": after[p][0] - before[p][0], "from": after[p][1] - before[p][1]} for p in PLAYERS}
+    return result, {p: {"to": after[p][0] - before[p][0], "from": after[p][1] - before[p][1]}
+                    for p in PLAYERS}
 
 
 def main(config_path: str, data_dir: str) -> dict:

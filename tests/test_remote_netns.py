@@ -2,14 +2,15 @@
 
 The test makes, and removes at the end, a hub namespace with a bridge and one namespace per player
 (alice, bob), each joined to the bridge by a veth pair: hub 10.231.0.1 (the client, this test's driver
-process), alice 10.231.0.2, bob 10.231.0.3. Nothing is added to this host's own network, and every process that talks runs inside these
-namespaces (this test process only starts them and reads their output). alice's and
-bob's ``serve-player`` run in their namespaces; the driver (tests/netns_driver.py) runs in the hub's as
-player "client" and counts the bytes on each player's link around each step. Checked: a 2 MiB tensor sent
-to alice crosses her link; summing it there and getting the sum does not bring it back; a move to bob
-is refused until granted, then crosses bob's link; alice's 4 MiB of records, read by her server from her
-file, never cross (a remote fit moves the model and its weights only) and the weights equal Keras's.
-Needs root (``ip netns add``); skipped, saying why, where namespaces are not permitted. ~30-60 s.
+process), alice 10.231.0.2, bob 10.231.0.3. Nothing is added to this host's own network, and every
+process that talks runs inside these namespaces (this test process only starts them and reads their
+output). alice's and bob's ``serve-player`` run in their namespaces; the driver (tests/netns_driver.py)
+runs in the hub's as player "client" and counts the bytes on each player's link around each step.
+Checked: a 2 MiB tensor sent to alice crosses her link; summing it there and getting the sum does not
+bring it back; a move to bob is refused until granted, then crosses bob's link; alice's 4 MiB of
+records, read by her server from her file, never cross (a remote fit moves the model and its weights
+only) and the weights equal Keras's. Needs root (``ip netns add``); skipped, saying why, where
+namespaces are not permitted. ~30-60 s.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def test_remote_traffic_crosses_the_players_links(network):
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     print(json.dumps(out, indent=1))  # the byte counts, shown with pytest -s
-    devices = {"alice": "/job:player/replica:0/task:1/device:CPU:0", "bob": "/job:player/replica:0/task:2/device:CPU:0"}
+    devices = {p: f"/job:player/replica:0/task:{i}/device:CPU:0" for i, p in enumerate(ADDRESSES) if i}
     assert out["devices"] == {"sent": devices["alice"], "moved": devices["bob"], "records": devices["alice"]}
     # Sent: the 2 MiB crossed alice's link towards her, and nothing as large crossed bob's.
     assert out["send"]["alice"]["to"] >= 2 * MiB and out["send"]["bob"]["to"] < 256 * 1024
