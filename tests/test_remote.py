@@ -163,6 +163,10 @@ def test_pointers_refuse_to_become_local_values(local):
         remote.apply(tf.add, 1.0, 2.0)
     with pytest.raises(UnknownPlayerError):
         remote.send([1.0], "mallory")
+    with pytest.raises(UnknownPlayerError):
+        remote.send([1.0], "alice", readers=["mallory"])
+    with pytest.raises(TypeError, match="takes a function"):
+        remote.define_input("alice", [1.0, 2.0])
 
 
 def test_define_private_input_needs_the_location_to_own_the_value(local):

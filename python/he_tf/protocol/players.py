@@ -45,7 +45,7 @@ class Config:
     @property
     def local_player(self) -> str | None:
         """The player this process is, or None."""
-        return self._local_player
+        return getattr(self, "_local_player", None)  # None also for a subclass that sets no local player
 
     @property
     def players(self) -> tuple[str, ...]:
@@ -68,7 +68,7 @@ class Config:
             self.device(player)
 
     def __repr__(self) -> str:
-        local = "" if self._local_player is None else f", local_player={self._local_player!r}"
+        local = "" if self.local_player is None else f", local_player={self.local_player!r}"
         return f"{type(self).__name__}({self._devices}{local})"
 
 
