@@ -167,6 +167,10 @@ def test_pointers_refuse_to_become_local_values(local):
         remote.send([1.0], "alice", readers=["mallory"])
     with pytest.raises(TypeError, match="takes a function"):
         remote.define_input("alice", [1.0, 2.0])
+    with pytest.raises(TypeError, match="stays where it is"):
+        remote.send(remote.send(small_model(), "alice"), "bob")
+    x, y = remote.define_input("alice", lambda: (tf.ones([2]), [1.0, 2.0]))  # a tuple: one pointer each
+    assert x.shape == (2,) and y.shape == (2,) and y.owner == "alice"
 
 
 def test_define_private_input_needs_the_location_to_own_the_value(local):

@@ -285,6 +285,8 @@ def send(value, to: str, *, readers: Iterable[str] = (), label: Optional[str] = 
     """
     if isinstance(value, Pointer):
         return value.move(to)
+    if isinstance(value, RemoteValue):
+        raise TypeError(f"{value!r} stays where it is; send the local value instead")
     readers = _check_players(readers)
     _check_players(to)
     me = whoami()
@@ -306,7 +308,7 @@ def define_input(player: str, fn: Callable[[], object], *, readers: Iterable[str
     """`player`'s own data: ``fn()`` runs on `player`'s device; returns a pointer owned by `player`.
 
     `readers` are the players `player` allows besides itself (its policy, declared with the data).
-    ``fn`` may return a tuple or list of values: then a tuple or list of pointers. The value is
+    ``fn`` may return a tuple of values: then a tuple of pointers. The value is
     recorded as placed on `player` (transcript kind ``plaintext``, origin `player`). Python and NumPy
     values that ``fn`` returns come from this process; for data that never passes through it, read
     it with TensorFlow ops that run on `player`'s device (``tf.io.read_file`` of `player`'s file).
@@ -326,7 +328,7 @@ def define_input(player: str, fn: Callable[[], object], *, readers: Iterable[str
                                       origin=player)
             return Pointer(placed, player, policy, label)
 
-        return tf.nest.map_structure(wrap, out)
+        return tuple(wrap(v) for v in out) if isinstance(out, tuple) else wrap(out)
 
 
 def apply(fn: Callable, *args, **kwargs):
