@@ -232,15 +232,16 @@ def measure(rounds: int, config_path: str | None = None, data_dir: str | None = 
         rows.append({"variant": name, **r, "max_weight_difference": float(np.max(np.abs(weights - reference))),
                      "time_ratio": r["seconds_per_round"] / results["plaintext"]["seconds_per_round"]})
     versions = {"he_tf": he_tf.__version__, "tensorflow": tf.__version__}
+    where = "on loopback" if config_path is None else f"at the addresses of {Path(config_path).name}"
     return {"machine": machine.describe({"this process": versions}), "rounds": rounds,
-            "players": list(PLAYERS), "rows": rows}
+            "players": list(PLAYERS), "servers": where, "rows": rows}
 
 
 def markdown(result: dict) -> str:
     m = result["machine"]
     lines = [
         f"Machine: {m['cpu']} ({m['cpus']} CPUs), {m['os']}; versions {m['versions']}; commit {m['commit']}.",
-        f"Players: {', '.join(result['players'])}, each its own serve-player process on loopback but "
+        f"Players: {', '.join(result['players'])}, each its own serve-player process {result['servers']} but "
         f"{MODEL_OWNER} (this process); {result['rounds']} rounds of one local epoch per hospital.",
         "",
         "| aggregation | s per round | vs plaintext | bytes per round | public context bytes | "

@@ -52,12 +52,14 @@ def _unavailable() -> str | None:
 
 
 class Network:
-    """The hub namespace with bridge br0, and one namespace per player, joined by veth pairs."""
+    """The hub namespace with bridge br0 at `addresses["client"]`, and one namespace per other player at
+    its address, joined to the bridge by a veth pair."""
 
-    def __init__(self) -> None:
+    def __init__(self, addresses: dict[str, str] = ADDRESSES) -> None:
         self.prefix = f"hetf{os.getpid()}"
         self.hub = f"{self.prefix}-hub"
-        self.players = {p: f"{self.prefix}-{p}" for p in ("alice", "bob")}
+        self.addresses = addresses
+        self.players = {p: f"{self.prefix}-{p}" for p in addresses if p != "client"}
         self.made: list[str] = []
         try:
             self._make()
@@ -71,14 +73,14 @@ class Network:
             self.made.append(ns)
             ip("-n", ns, "link", "set", "lo", "up")
         ip("-n", self.hub, "link", "add", "br0", "type", "bridge")
-        ip("-n", self.hub, "addr", "add", f"{ADDRESSES['client']}/24", "dev", "br0")
+        ip("-n", self.hub, "addr", "add", f"{self.addresses['client']}/24", "dev", "br0")
         ip("-n", self.hub, "link", "set", "br0", "up")
         for player, ns in self.players.items():
             hub_end = f"v-{player}"
             ip("-n", self.hub, "link", "add", hub_end, "type", "veth", "peer", "name", "eth0", "netns", ns)
             ip("-n", self.hub, "link", "set", hub_end, "master", "br0")
             ip("-n", self.hub, "link", "set", hub_end, "up")
-            ip("-n", ns, "addr", "add", f"{ADDRESSES[player]}/24", "dev", "eth0")
+            ip("-n", ns, "addr", "add", f"{self.addresses[player]}/24", "dev", "eth0")
             ip("-n", ns, "link", "set", "eth0", "up")
 
     def exec_prefix(self, ns: str) -> list[str]:
