@@ -4,7 +4,7 @@
 >>> he_tf.set_config(he_tf.LocalConfig(["client", "alice"], local_player="client"))
 >>> ptr = he_tf.remote.send([[1.0, 2.0]], "alice")   # a Pointer owned by the client, on alice's device
 >>> y = tf.reduce_sum(ptr @ [[3.0], [4.0]]) + 1.0     # runs on alice's device: a Pointer
->>> y.get()                                           # the client owns it: back here (11.0)
+>>> y.get()                                           # the client owns it: back here (12.0)
 
 Who "I" am: the installed config's ``local_player``, the player this process is (``whoami()``). What it
 sends it owns; what a player makes on its own device (:func:`define_input`) that player owns. A value

@@ -8,7 +8,9 @@ eager remote execution) and give pointers. The value itself moves only through :
 ``he_tf.protocol.recording()`` lists every transfer.
 
 "I" is the installed config's ``local_player``: the process running this code, which sends, receives
-and grants as that player.
+and grants as that player. Over a ``ClusterConfig`` remote ops are asynchronous (TensorFlow's remote
+eager execution): a call returns once the op is queued, and an error on the player surfaces when a
+value that depends on it is fetched. The policy's refusals are raised at once, before anything moves.
 """
 
 from __future__ import annotations
