@@ -26,6 +26,10 @@ BELOW = {
     "interop.protobuf_wire": set(),
     "interop.tenseal": {"_core", "levels", "ops", "packing", "interop.protobuf_wire", "keys", "params",
                         "serialization", "tensor"},
+    "remote.policy": set(),
+    "remote.pointer": {"protocol", "protocol.players", "remote.policy"},
+    "remote.models": {"protocol", "remote.pointer", "remote.policy"},
+    "remote.loopback": {"protocol.players"},
 }
 
 

@@ -33,7 +33,7 @@ __version__ = "0.1.0"
 
 # Subpackages and adapters as attributes on first use (he_tf.interop, he_tf.models, he_tf.numpy, ...), not
 # imported here.
-_LAZY = ("interop", "models", "numpy", "serving")
+_LAZY = ("interop", "models", "numpy", "remote", "serving")
 
 
 def __getattr__(name: str):

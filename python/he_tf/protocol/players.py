@@ -25,15 +25,27 @@ class UnknownPlayerError(ValueError):
 
 
 class Config:
-    """Player names and the TensorFlow device each one's work is placed on."""
+    """Player names and the TensorFlow device each one's work is placed on.
 
-    def __init__(self, devices: Mapping[str, str]):
+    ``local_player`` names the player this process is (``he_tf.remote``'s "me": the sender of what it
+    sends, the receiver of what it gets); None when the process is only a driver.
+    """
+
+    def __init__(self, devices: Mapping[str, str], local_player: str | None = None):
         for name in devices:
             if not isinstance(name, str) or not name.isidentifier():
                 raise ValueError(f"player names must be identifiers like 'client', got {name!r}")
         if not devices:
             raise ValueError("a config needs at least one player")
         self._devices = dict(devices)
+        if local_player is not None:
+            self.check(local_player)
+        self._local_player = local_player
+
+    @property
+    def local_player(self) -> str | None:
+        """The player this process is, or None."""
+        return getattr(self, "_local_player", None)  # None also for a subclass that sets no local player
 
     @property
     def players(self) -> tuple[str, ...]:
@@ -56,21 +68,24 @@ class Config:
             self.device(player)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._devices})"
+        local = "" if self.local_player is None else f", local_player={self.local_player!r}"
+        return f"{type(self).__name__}({self._devices}{local})"
 
 
 class LocalConfig(Config):
     """Every player in this process, on the local CPU: nothing to start.
 
+    ``local_player`` says which of them this process acts as for ``he_tf.remote``.
+
     >>> config = LocalConfig(["client", "server", "dealer"])
     """
 
-    def __init__(self, players: Sequence[str] = DEFAULT_PLAYERS):
+    def __init__(self, players: Sequence[str] = DEFAULT_PLAYERS, local_player: str | None = None):
         if isinstance(players, str):
             raise TypeError("LocalConfig takes a list of player names, e.g. LocalConfig(['client', 'server'])")
         if len(set(players)) != len(players):
             raise ValueError(f"player names must be unique, got {list(players)}")
-        super().__init__({name: LOCAL_DEVICE for name in players})
+        super().__init__({name: LOCAL_DEVICE for name in players}, local_player)
 
 
 _config: Config = LocalConfig()
@@ -140,6 +155,10 @@ class ClusterConfig(Config):
         ``"host:port"`` of the gRPC server that :meth:`connect` starts in the driving process (its job
         ``localhost``), as the players reach it; None lets TensorFlow pick a free port. Needed for a
         private network (``he_tf.protocol.private_network``), where every task's port is fixed.
+    local_player
+        The player this process is: :meth:`connect` then makes this process that player's task (its
+        server starts here, at its address; run no ``serve-player`` for it) instead of a driver of job
+        ``localhost``. Not part of :meth:`to_json`: each host names its own. Excludes ``driver``.
 
     Raises
     ------
@@ -156,7 +175,8 @@ class ClusterConfig(Config):
     >>> set_config(config)
     """
 
-    def __init__(self, addresses: Mapping[str, str], job: str = "player", driver: str | None = None):
+    def __init__(self, addresses: Mapping[str, str], job: str = "player", driver: str | None = None,
+                 local_player: str | None = None):
         if not isinstance(addresses, Mapping):
             raise TypeError("ClusterConfig takes a mapping of player names to 'host:port' addresses")
         if not isinstance(job, str) or not _JOB_NAME.fullmatch(job) or job == "localhost":
@@ -170,8 +190,11 @@ class ClusterConfig(Config):
         repeated = sorted({a for a in values if values.count(a) > 1})
         if repeated:
             raise ValueError(f"each player needs its own server address; given to several: {repeated}")
+        if driver is not None and local_player is not None:
+            raise ValueError(f"a process connected as player {local_player!r} is that player's task, not a "
+                             "driver of its own: give driver or local_player, not both")
         super().__init__({player: f"/job:{job}/replica:0/task:{i}/device:CPU:0"
-                          for i, player in enumerate(addresses)})
+                          for i, player in enumerate(addresses)}, local_player)
         self.job = job
         self.driver = driver
         self._addresses = dict(addresses)
@@ -231,7 +254,7 @@ class ClusterConfig(Config):
                                f"{self._addresses[player]}: {getattr(e, 'message', e)}") from None
 
     def wait_for_servers(self, timeout: float = 60.0) -> None:
-        """Waits until every player's server accepts TCP connections.
+        """Waits until every player's server (but the local player's) accepts TCP connections.
 
         Raises
         ------
@@ -240,6 +263,8 @@ class ClusterConfig(Config):
         """
         deadline = time.monotonic() + timeout
         for player, address in self._addresses.items():
+            if player == self.local_player:
+                continue  # this process's own server, started by connect
             host, port = _split_address(player, address)
             while True:
                 try:
@@ -263,6 +288,8 @@ class ClusterConfig(Config):
         ``define_private_input`` function returns) or fetches (``.numpy()`` of an output) passes
         through this process, and so does key generation: run it where those values may be. The
         driving process's own gRPC server (``driver``) is exposed like the players' (:data:`EXPOSURE`).
+        With ``local_player``, this process joins as that player's task instead, and its server at that
+        player's address is exposed the same way.
 
         Raises
         ------
@@ -273,10 +300,14 @@ class ClusterConfig(Config):
         import tensorflow as tf
 
         self.wait_for_servers(timeout)
-        spec = self.cluster_spec.as_dict()
-        if self.driver is not None:
-            spec["localhost"] = [self.driver]  # connect_to_cluster's own job: else a port TF picks
-        tf.config.experimental_connect_to_cluster(tf.train.ClusterSpec(spec))
+        if self.local_player is not None:
+            tf.config.experimental_connect_to_cluster(self.cluster_spec, job_name=self.job,
+                                                      task_index=self.task_index(self.local_player))
+        else:
+            spec = self.cluster_spec.as_dict()
+            if self.driver is not None:
+                spec["localhost"] = [self.driver]  # connect_to_cluster's own job: else a port TF picks
+            tf.config.experimental_connect_to_cluster(tf.train.ClusterSpec(spec))
         # Connecting is lazy: one op per task makes a wrong cluster fail here, not mid-protocol.
         for player in self.players:
             with tf.device(self.device(player)):
@@ -294,8 +325,9 @@ class ClusterConfig(Config):
         return text
 
     @classmethod
-    def from_json(cls, path: str | os.PathLike) -> "ClusterConfig":
-        """Reads a :meth:`to_json` file; ValueError naming the file if it is not one."""
+    def from_json(cls, path: str | os.PathLike, local_player: str | None = None) -> "ClusterConfig":
+        """Reads a :meth:`to_json` file (``local_player`` as in the constructor); ValueError naming the file
+        if it is not one."""
         try:
             data = json.loads(pathlib.Path(path).read_text())
             players, job, driver = data["players"], data.get("job", "player"), data.get("driver")
@@ -304,8 +336,9 @@ class ClusterConfig(Config):
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"{path}: not a he_tf cluster config ({type(e).__name__}: {e}); expected "
                              '{"job": "player", "players": {"client": "host:port", ...}}') from None
-        return cls(players, job=job, driver=driver)
+        return cls(players, job=job, driver=driver, local_player=local_player)
 
     def __repr__(self) -> str:
         driver = "" if self.driver is None else f", driver={self.driver!r}"
-        return f"ClusterConfig({self._addresses}, job={self.job!r}{driver})"
+        local = "" if self.local_player is None else f", local_player={self.local_player!r}"
+        return f"ClusterConfig({self._addresses}, job={self.job!r}{driver}{local})"

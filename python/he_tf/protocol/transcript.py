@@ -35,7 +35,8 @@ class Entry:
     """One tensor that arrived at ``receiver``.
 
     ``origin`` names the player whose private data the tensor carries (None for
-    public values); ``label`` says which value it is, e.g. ``"x[share 0]"``;
+    public values; ``he_tf.remote`` names a value computed from several players'
+    data by all of them, comma-separated and sorted); ``label`` says which value it is, e.g. ``"x[share 0]"``;
     ``value`` is the tensor itself (symbolic inside ``tf.function``).
     """
 
