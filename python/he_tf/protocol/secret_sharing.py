@@ -38,6 +38,7 @@ import tensorflow as tf
 from he_tf import ops
 from he_tf.protocol import beaver, ring, transcript
 from he_tf.protocol.base import PrivateTensor, Protocol, is_private
+from he_tf.protocol.comparison import Comparisons
 from he_tf.protocol.fixed_point import FixedPoint
 from he_tf.protocol.players import get_config
 from he_tf.protocol.providers import Dealer, Provider, Roles, Shape, Uniform
@@ -76,7 +77,7 @@ class SharedTensor(tf.experimental.ExtensionType, PrivateTensor):
         return self.share0, self.share1
 
 
-class SecretSharing(Protocol):
+class SecretSharing(Comparisons, Protocol):
     """Two-party additive secret sharing (semi-honest) with a dealer of Beaver triples.
 
     Parameters
@@ -372,15 +373,16 @@ class SecretSharing(Protocol):
             z = self._local(lambda _, s: op(value, s), y, bits)
         return self._finish(z, truncate)
 
-    def _exchange(self, label: str, masked: Sequence) -> list:
-        """Each party sends its masked shares to the other; returns the opened values at each party."""
+    def _exchange(self, label: str, masked: Sequence, open_fn: Callable = ring.reconstruct) -> list:
+        """Each party sends its masked shares to the other; returns the opened values at each party
+        (``open_fn`` of its own and the received: addition in the ring, XOR for binary shares)."""
         opened = []
         for party in (0, 1):
             other = 1 - party
             received = transcript.send(masked[other], to=self.parties[party], sender=self.parties[other],
                                        kind="masked", label=f"{label}[masked share {other}]")
             with tf.device(self._device(self.parties[party])):
-                opened.append(tf.nest.map_structure(ring.reconstruct, masked[party], received))
+                opened.append(tf.nest.map_structure(open_fn, masked[party], received))
         return opened
 
     def _beaver(self, x: SharedTensor, y: SharedTensor, kind: beaver.Kind, bits: int) -> SharedTensor:

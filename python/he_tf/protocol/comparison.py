@@ -1,0 +1,225 @@
+"""Exact comparisons of secret-shared values: greater, less, relu, maximum, reduce_max, argmax.
+
+The methods of :class:`~he_tf.protocol.secret_sharing.SecretSharing` that need the sign of a shared
+value (mixed into it). Every comparison reduces to the sign bit of one shared difference, computed in
+three steps (:mod:`he_tf.protocol.binary`):
+
+1. arithmetic to binary: the two shares are added as XOR-shared words by a Kogge-Stone adder, one
+   AND round for the generate bits and six for the prefix (log2 64), with twelve binary triples from the
+   provider per element; only bit 63 of the sum is kept;
+2. binary to arithmetic: the provider's random bit r, shared both ways, masks the sign bit s; the
+   parties open c = s ^ r (one byte each) and take s = c + r - 2 c r in the ring: one round;
+3. for relu and maximum, one Beaver product of the 0/1 value (zero fraction bits) with the
+   difference, which is exact: no truncation.
+
+So ``greater``/``less`` take 8 rounds, ``relu``/``maximum`` 9, and ``reduce_max``/``argmax`` over n
+values ceil(log2 n) maximums in sequence (a tournament of adjacent pairs). Nothing is approximated:
+the sign is that of the ring value read in two's complement, exact while |x - y| * 2^f < 2^63 (always,
+for values within the fixed-point encoding's range). Ties: ``argmax`` gives the first maximal index (as
+``np.argmax``): the right of two candidates wins only when strictly greater, and the pairs keep their
+order.
+
+What the players see: masked words (each opening is masked by a fresh triple's uniform a or b) and
+c = s ^ r with r a uniform bit: nothing about the values. The dealer receives nothing but the shapes,
+as for products. See docs/protocols.md for the security statement and the measured costs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from he_tf.protocol import binary, ring
+
+
+class Comparisons:
+    """Comparison ops of two-party secret sharing; needs the host protocol's sharing machinery."""
+
+    # --- the op table's ops ----------------------------------------------------------------------
+
+    def greater(self, x, y):
+        """x > y as a shared 0 or 1 at the protocol's fraction bits (so it multiplies like any value).
+
+        Either operand may be public. 8 rounds; multiplying by the result truncates (one unit of 2^-f),
+        whereas ``relu``/``maximum`` multiply by the bit exactly.
+        """
+        return self._scale_up(self._greater_bit(x, y, "greater"), self.fraction_bits)
+
+    def less(self, x, y):
+        """x < y as a shared 0 or 1 (see :meth:`greater`)."""
+        return self._scale_up(self._greater_bit(y, x, "less"), self.fraction_bits)
+
+    def relu(self, x):
+        """max(x, 0), exactly: the bit x > 0 times x (9 rounds)."""
+        x = self._check(x, "relu")
+        return self.multiply(self._sign_bit(self.negative(x), "relu"), x)
+
+    def maximum(self, x, y):
+        """The elementwise maximum of x and y (broadcasting; either may be public), exactly: 9 rounds."""
+        difference = self.subtract(y, x)
+        bit = self._sign_bit(self.negative(difference), "maximum")  # y > x
+        return self.add(x, self.multiply(bit, difference))
+
+    def reduce_max(self, x, axis=None, keepdims: bool = False):
+        """The maximum over `axis` (all axes when None; an int or a list), by a tournament of
+        ``maximum``: ceil(log2 n) rounds of comparisons for n values reduced. The reduced axes' sizes
+        must be known when tracing."""
+        x = self._finish(self._check(x, "reduce_max"), True)
+        rank, reduced = self._reduced_axes(x, axis, "reduce_max")
+        if not reduced:
+            return x
+        values = self._local(lambda _, s: s[..., None], self._flatten_axes(x, reduced, rank))
+        winner = self._tournament(values, "reduce_max")
+        return self._local(lambda _, s: _restore(s[..., 0, 0], reduced, keepdims), winner)
+
+    def argmax(self, x, axis=None, one_hot: bool = False):
+        """The index of the maximum along `axis` (0 when None, as ``tf.math.argmax``), shared.
+
+        The result is the index as a shared fixed-point integer (``axis`` removed; revealed as float64),
+        or with ``one_hot=True`` a shared 0/1 vector along `axis`. Ties go to the first maximal index.
+        ceil(log2 n) rounds of comparisons; each product also selects the candidates' one-hot vectors
+        (n + 1 values per pair instead of 1).
+        """
+        x = self._finish(self._check(x, "argmax"), True)
+        axis = 0 if axis is None else axis
+        if not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{self.name}.argmax: axis must be one integer, got {axis!r}")
+        rank, (axis,) = self._reduced_axes(x, int(axis), "argmax")
+        flat = self._flatten_axes(x, (axis,), rank)
+        n = int(flat.shape[-1])
+        eye = tf.constant(np.eye(n, dtype=np.int64) << x.fraction_bits)
+
+        def candidates(party, s):  # [..., n, 1 + n]: each value with its public one-hot index
+            onehot = tf.broadcast_to(eye, tf.concat([tf.shape(s), [n]], 0))
+            return tf.concat([s[..., None], onehot if party == 0 else tf.zeros_like(onehot)], -1)
+
+        winner = self._tournament(self._local(candidates, flat), "argmax")
+        onehot = self._local(lambda _, s: s[..., 0, 1:], winner)
+        if one_hot:
+            perm = list(range(rank - 1))
+            perm.insert(axis, rank - 1)
+            return self._local(lambda _, s: tf.transpose(s, perm), onehot)
+        indices = tf.range(n, dtype=ring.DTYPE)
+        return self._local(lambda _, s: ring.reduce_sum(ring.mul(s, indices), -1), onehot)
+
+    # --- the sign bit ----------------------------------------------------------------------------
+
+    def _greater_bit(self, x, y, op: str):
+        """x > y as a shared 0/1 with zero fraction bits: the sign of x - y negated, i.e. of y - x."""
+        return self._sign_bit(self.subtract(y, x), op)
+
+    def _sign_bit(self, z, op: str):
+        """The shared bit z < 0 (zero fraction bits): arithmetic to binary, then back (8 rounds)."""
+        label = self._label(op)
+        shape = self._shape(z)
+        zero = self._per_party(lambda _, s: tf.zeros_like(s), z.shares)
+        # Each share is a binary sharing of itself: (z0, 0) and (0, z1). Generate G = z0 & z1.
+        propagate_0 = z.shares  # P = z0 ^ z1, shared as (z0, z1)
+        (generate,) = self._and_round(f"{label}[and 0]", shape,
+                                      [((z.shares[0], zero[1]), (zero[0], z.shares[1]))])
+        propagate = propagate_0
+        for step, k in enumerate(binary.SCHEDULE, 1):
+            g_k = self._per_party(lambda _, g: binary.shift_left(g, k), generate)
+            pairs = [(propagate, g_k)]
+            if k != binary.SCHEDULE[-1]:  # the last round needs only the carries
+                pairs.append((propagate, self._per_party(lambda _, p: binary.shift_left(p, k), propagate)))
+            results = self._and_round(f"{label}[and {step}]", shape, pairs)
+            generate = self._per_party(lambda _, g, r: binary.xor(g, r), generate, results[0])
+            if len(results) > 1:
+                propagate = results[1]
+        sign = self._per_party(lambda _, p, g: binary.sign_share(p, g), propagate_0, generate)
+        return self._bit_to_arithmetic(label, shape, sign)
+
+    def _and_round(self, label: str, shape, pairs) -> list:
+        """x & y for each ((x_0, x_1), (y_0, y_1)) of `pairs`, XOR-shared, in one exchange."""
+        triples = [self.provider.and_triple(self._roles, f"{label}.{j}", shape) for j in range(len(pairs))]
+        masked = [[binary.mask_and(x[party], y[party], t[party]) for (x, y), t in zip(pairs, triples)]
+                  for party in self._parties_on_devices()]
+        opened = self._exchange(label, masked, tf.bitwise.bitwise_xor)
+        combined = [[binary.combine_and(party, e, f, t[party]) for (e, f), t in zip(opened[party], triples)]
+                    for party in self._parties_on_devices()]
+        return [(combined[0][j], combined[1][j]) for j in range(len(pairs))]
+
+    def _bit_to_arithmetic(self, label: str, shape, sign):
+        """The XOR-shared bit `sign` as additive ring shares (zero fraction bits), with a shared random bit."""
+        bits = self.provider.shared_bit(self._roles, f"{label}[bit]", shape)
+        masked = [binary.mask_bit(sign[party], bits[party]) for party in self._parties_on_devices()]
+        opened = self._exchange(f"{label}[bit]", masked, tf.bitwise.bitwise_xor)
+        shares = [binary.bit_to_arithmetic(party, opened[party], bits[party])
+                  for party in self._parties_on_devices()]
+        return self._wrap(*shares, 0)
+
+    def _per_party(self, fn: Callable, *pairs) -> tuple:
+        """fn(party, *(p[party] for p in pairs)) on each party's device."""
+        out = []
+        for party in self._parties_on_devices():
+            out.append(fn(party, *(p[party] for p in pairs)))
+        return tuple(out)
+
+    def _parties_on_devices(self):
+        """0, then 1, each under its party's ``tf.device`` while the caller's loop body runs."""
+        for party in (0, 1):
+            with tf.device(self._device(self.parties[party])):
+                yield party
+
+    # --- tournaments -----------------------------------------------------------------------------
+
+    def _tournament(self, candidates, op: str):
+        """The winner of candidates [..., n, k] (column 0 the value, the rest carried along): adjacent pairs
+        play, the right one wins only when its value is strictly greater; returns [..., 1, k]."""
+        n = int(candidates.shape[-2])
+        while n > 1:
+            m = n // 2
+            left = self._local(lambda _, s: s[..., 0:2 * m:2, :], candidates)
+            right = self._local(lambda _, s: s[..., 1:2 * m:2, :], candidates)
+            values = [self._local(lambda _, s: s[..., 0:1], c) for c in (left, right)]
+            right_wins = self._greater_bit(values[1], values[0], op)
+            won = self.add(left, self.multiply(right_wins, self.subtract(right, left)))
+            if n % 2:
+                tail = self._local(lambda _, s: s[..., n - 1:, :], candidates)
+                won = self._wrap(*(tf.concat([w, t], -2) for w, t in zip(won.shares, tail.shares)),
+                                 won.fraction_bits)
+            candidates, n = won, m + n % 2
+        return candidates
+
+    def _reduced_axes(self, x, axis, op: str) -> tuple[int, tuple[int, ...]]:
+        """x's rank and the sorted, distinct, non-negative axes of `axis` (all when None), checked."""
+        rank = x.shape.rank
+        if rank is None:
+            raise ValueError(f"{self.name}.{op} needs the rank of its operand when tracing")
+        axes = range(rank) if axis is None else np.atleast_1d(np.asarray(axis)).tolist()
+        out = set()
+        for a in axes:
+            if not isinstance(a, (int, np.integer)) or not -rank <= a < rank:
+                raise ValueError(f"{self.name}.{op}: axis {a!r} is out of range for rank {rank}")
+            out.add(int(a) % rank)
+        unknown = [a for a in out if x.shape[a] is None]
+        if unknown:
+            raise ValueError(f"{self.name}.{op}: the size of axis {unknown[0]} must be known when tracing "
+                             f"(shape {x.shape}): it fixes the rounds of comparisons")
+        return rank, tuple(sorted(out))
+
+    def _flatten_axes(self, x, reduced: tuple[int, ...], rank: int):
+        """x with the `reduced` axes moved last and merged into one: [...kept, n] (kept in order)."""
+        kept = [a for a in range(rank) if a not in reduced]
+        n = int(np.prod([x.shape[a] for a in reduced]))
+
+        def flatten(_, s):
+            t = tf.transpose(s, kept + list(reduced))
+            lead = t.shape[:len(kept)]
+            target = lead.as_list() + [n] if lead.is_fully_defined() else tf.concat(
+                [tf.shape(t)[:len(kept)], [n]], 0)
+            return tf.reshape(t, target)
+
+        return self._local(flatten, x)
+
+
+def _restore(s: tf.Tensor, reduced: tuple[int, ...], keepdims: bool) -> tf.Tensor:
+    """A reduction's result over the kept axes, with size-1 axes where `reduced` were if `keepdims`."""
+    if keepdims:
+        for a in reduced:
+            s = tf.expand_dims(s, a)
+    return s
+
