@@ -34,11 +34,18 @@ import tensorflow as tf
 from he_tf.protocol import binary, ring
 
 
+def _unconverted(method: Callable) -> Callable:
+    """Traced as written: AutoGraph would only rewrite these loops over public, static sizes (and its
+    conversion costs more than the tracing itself: seconds per comparison)."""
+    return tf.autograph.experimental.do_not_convert(method)
+
+
 class Comparisons:
     """Comparison ops of two-party secret sharing; needs the host protocol's sharing machinery."""
 
     # --- the op table's ops ----------------------------------------------------------------------
 
+    @_unconverted
     def greater(self, x, y):
         """x > y as a shared 0 or 1 at the protocol's fraction bits (so it multiplies like any value).
 
@@ -47,21 +54,25 @@ class Comparisons:
         """
         return self._scale_up(self._greater_bit(x, y, "greater"), self.fraction_bits)
 
+    @_unconverted
     def less(self, x, y):
         """x < y as a shared 0 or 1 (see :meth:`greater`)."""
         return self._scale_up(self._greater_bit(y, x, "less"), self.fraction_bits)
 
+    @_unconverted
     def relu(self, x):
         """max(x, 0), exactly: the bit x > 0 times x (9 rounds)."""
         x = self._check(x, "relu")
         return self.multiply(self._sign_bit(self.negative(x), "relu"), x)
 
+    @_unconverted
     def maximum(self, x, y):
         """The elementwise maximum of x and y (broadcasting; either may be public), exactly: 9 rounds."""
         difference = self.subtract(y, x)
         bit = self._sign_bit(self.negative(difference), "maximum")  # y > x
         return self.add(x, self.multiply(bit, difference))
 
+    @_unconverted
     def reduce_max(self, x, axis=None, keepdims: bool = False):
         """The maximum over `axis` (all axes when None; an int or a list), by a tournament of
         ``maximum``: ceil(log2 n) rounds of comparisons for n values reduced. The reduced axes' sizes
@@ -74,6 +85,7 @@ class Comparisons:
         winner = self._tournament(values, "reduce_max")
         return self._local(lambda _, s: _restore(s[..., 0, 0], reduced, keepdims), winner)
 
+    @_unconverted
     def argmax(self, x, axis=None, one_hot: bool = False):
         """The index of the maximum along `axis` (0 when None, as ``tf.math.argmax``), shared.
 
