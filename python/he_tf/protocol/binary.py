@@ -83,6 +83,49 @@ def shared_bit(r, masks) -> tuple[SharedBit, SharedBit]:
                                                         arithmetic1)
 
 
+class Selection(NamedTuple):
+    """One party's shares of a random bit r in both forms (as :class:`SharedBit`) and of (a, a * r) for a
+    uniform ring tensor a shaped like a value: multiplying the value by a shared bit in the round that
+    opens the bit."""
+
+    binary: tf.Tensor
+    arithmetic: tf.Tensor
+    a: tf.Tensor
+    c: tf.Tensor
+
+
+def selection(r, a, masks) -> tuple[Selection, Selection]:
+    """Dealer: shares of the bit `r` in both forms, of `a` and of a * r (r broadcast to `a`'s shape).
+
+    `masks`: a uniform word and a uniform ring element shaped like `r`, two uniform ring tensors shaped
+    like `a`: party 0's shares (bit 0 of the word for the binary one).
+    """
+    word, element, mask_a, mask_c = masks
+    first, second = shared_bit(r, (word, element))
+    c = ring.mul(a, r)
+    a0, a1 = ring.share(a, mask_a)
+    c0, c1 = ring.share(c, mask_c)
+    return Selection(first.binary, first.arithmetic, a0, c0), Selection(second.binary, second.arithmetic, a1, c1)
+
+
+def mask_select(s_i, v_i, selection_i: Selection) -> tuple[tf.Tensor, tf.Tensor]:
+    """Party i's masked bit share s_i ^ r_i and masked value share v_i - a_i, sent in one message."""
+    return tf.bitwise.bitwise_xor(s_i, selection_i.binary), ring.sub(v_i, selection_i.a)
+
+
+def open_select(mine, received) -> tuple[tf.Tensor, tf.Tensor]:
+    """The opened c = s ^ r and e = v - a from a party's own and the received :func:`mask_select`."""
+    return tf.bitwise.bitwise_xor(mine[0], received[0]), ring.reconstruct(mine[1], received[1])
+
+
+def combine_select(party: int, c, e, v_i, selection_i: Selection) -> tf.Tensor:
+    """Party i's additive share of s * v = c v + (1 - 2c) r v, where r v = e r + a r (e = v - a opened)."""
+    ring.check_party(party)
+    c = tf.cast(c, ring.DTYPE)
+    rv = ring.add(ring.mul(e, selection_i.arithmetic), selection_i.c)
+    return ring.add(ring.mul(c, v_i), ring.mul(ring.sub(tf.ones_like(c), ring.add(c, c)), rv))
+
+
 def mask_and(x_i, y_i, triple_i: AndTriple) -> tuple[tf.Tensor, tf.Tensor]:
     """Party i's masked shares (x_i ^ a_i, y_i ^ b_i), sent to the other party."""
     return xor(x_i, triple_i.a), xor(y_i, triple_i.b)

@@ -61,16 +61,15 @@ class Comparisons:
 
     @_unconverted
     def relu(self, x):
-        """max(x, 0), exactly: the bit x > 0 times x (9 rounds)."""
+        """max(x, 0), exactly: the bit x > 0 times x (8 rounds)."""
         x = self._check(x, "relu")
-        return self.multiply(self._sign_bit(self.negative(x), "relu"), x)
+        return self._select(self.negative(x), x, "relu")
 
     @_unconverted
     def maximum(self, x, y):
-        """The elementwise maximum of x and y (broadcasting; either may be public), exactly: 9 rounds."""
+        """The elementwise maximum of x and y (broadcasting; either may be public), exactly: 8 rounds."""
         difference = self.subtract(y, x)
-        bit = self._sign_bit(self.negative(difference), "maximum")  # y > x
-        return self.add(x, self.multiply(bit, difference))
+        return self.add(x, self._select(self.negative(difference), difference, "maximum"))  # y > x
 
     @_unconverted
     def reduce_max(self, x, axis=None, keepdims: bool = False):
@@ -124,6 +123,23 @@ class Comparisons:
 
     def _sign_bit(self, z, op: str):
         """The shared bit z < 0 (zero fraction bits): arithmetic to binary, then back (8 rounds)."""
+        label, shape, sign = self._sign_xor(z, op)
+        return self._bit_to_arithmetic(label, shape, sign)
+
+    def _select(self, z, v, op: str):
+        """(z < 0) * v, exactly (v's fraction bits): the sign bit's 7 rounds, then one round that opens the
+        masked bit and the masked value together. `v` must have the broadcast shape of z and v."""
+        label, shape, sign = self._sign_xor(z, op)
+        picks = self.provider.selection(self._roles, f"{label}[select]", shape, self._shape(v))
+        masked = [binary.mask_select(sign[party], v.shares[party], picks[party])
+                  for party in self._parties_on_devices()]
+        opened = self._exchange(f"{label}[select]", masked, binary.open_select)
+        shares = [binary.combine_select(party, *opened[party], v.shares[party], picks[party])
+                  for party in self._parties_on_devices()]
+        return self._wrap(*shares, v.fraction_bits)
+
+    def _sign_xor(self, z, op: str):
+        """(label, shape, XOR shares of the bit z < 0 as ``tf.uint8``): the adder's 7 AND rounds."""
         label = self._label(op)
         shape = self._shape(z)
         zero = self._per_party(lambda _, s: tf.zeros_like(s), z.shares)
@@ -141,15 +157,14 @@ class Comparisons:
             generate = self._per_party(lambda _, g, r: binary.xor(g, r), generate, results[0])
             if len(results) > 1:
                 propagate = results[1]
-        sign = self._per_party(lambda _, p, g: binary.sign_share(p, g), propagate_0, generate)
-        return self._bit_to_arithmetic(label, shape, sign)
+        return label, shape, self._per_party(lambda _, p, g: binary.sign_share(p, g), propagate_0, generate)
 
     def _and_round(self, label: str, shape, pairs) -> list:
         """x & y for each ((x_0, x_1), (y_0, y_1)) of `pairs`, XOR-shared, in one exchange."""
         triples = [self.provider.and_triple(self._roles, f"{label}.{j}", shape) for j in range(len(pairs))]
         masked = [[binary.mask_and(x[party], y[party], t[party]) for (x, y), t in zip(pairs, triples)]
                   for party in self._parties_on_devices()]
-        opened = self._exchange(label, masked, tf.bitwise.bitwise_xor)
+        opened = self._exchange(label, masked, _xor_all)
         combined = [[binary.combine_and(party, e, f, t[party]) for (e, f), t in zip(opened[party], triples)]
                     for party in self._parties_on_devices()]
         return [(combined[0][j], combined[1][j]) for j in range(len(pairs))]
@@ -158,7 +173,7 @@ class Comparisons:
         """The XOR-shared bit `sign` as additive ring shares (zero fraction bits), with a shared random bit."""
         bits = self.provider.shared_bit(self._roles, f"{label}[bit]", shape)
         masked = [binary.mask_bit(sign[party], bits[party]) for party in self._parties_on_devices()]
-        opened = self._exchange(f"{label}[bit]", masked, tf.bitwise.bitwise_xor)
+        opened = self._exchange(f"{label}[bit]", masked, _xor_all)
         shares = [binary.bit_to_arithmetic(party, opened[party], bits[party])
                   for party in self._parties_on_devices()]
         return self._wrap(*shares, 0)
@@ -187,8 +202,8 @@ class Comparisons:
             left = self._local(lambda _, s: s[..., 0:2 * m:2, :], candidates)
             right = self._local(lambda _, s: s[..., 1:2 * m:2, :], candidates)
             values = [self._local(lambda _, s: s[..., 0:1], c) for c in (left, right)]
-            right_wins = self._greater_bit(values[1], values[0], op)
-            won = self.add(left, self.multiply(right_wins, self.subtract(right, left)))
+            right_wins = self.subtract(values[0], values[1])  # negative when the right one is greater
+            won = self.add(left, self._select(right_wins, self.subtract(right, left), op))
             if n % 2:
                 tail = self._local(lambda _, s: s[..., n - 1:, :], candidates)
                 won = self._wrap(*(tf.concat([w, t], -2) for w, t in zip(won.shares, tail.shares)),
@@ -226,6 +241,11 @@ class Comparisons:
             return tf.reshape(t, target)
 
         return self._local(flatten, x)
+
+
+def _xor_all(mine, received):
+    """Opens XOR-shared values: the own and the received masked shares, XORed."""
+    return tf.nest.map_structure(tf.bitwise.bitwise_xor, mine, received)
 
 
 def _restore(s: tf.Tensor, reduced: tuple[int, ...], keepdims: bool) -> tf.Tensor:

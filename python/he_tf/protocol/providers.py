@@ -55,7 +55,7 @@ import tensorflow as tf
 
 from he_tf.protocol import beaver, binary, ring, transcript
 from he_tf.protocol.beaver import Kind, SquarePair, Triple
-from he_tf.protocol.binary import AndTriple, SharedBit
+from he_tf.protocol.binary import AndTriple, Selection, SharedBit
 from he_tf.protocol.players import get_config
 
 Uniform = Callable[[str, object], tf.Tensor]
@@ -127,6 +127,12 @@ class Provider(abc.ABC):
         """Shares of a uniform random bit r of `shape`, XOR-shared and additively shared in the ring
         (turning a binary-shared bit into an arithmetic one)."""
 
+    @abc.abstractmethod
+    def selection(self, roles: Roles, label: str, bit_shape: Shape,
+                  value_shape: Shape) -> tuple[Selection, Selection]:
+        """Shares of a uniform bit r of `bit_shape` (both forms), of a uniform a of `value_shape` and of
+        a * r (r broadcast to `value_shape`): a binary-shared bit times a value in one round."""
+
 
 class Dealer(Provider):
     """The dealer draws each triple on its device and sends each party its share (3 tensors each)."""
@@ -158,6 +164,13 @@ class Dealer(Provider):
         with tf.device(roles.device(roles.dealer)):
             r = _random_bit(roles, s)
             shares = binary.shared_bit(r, (roles.random(roles.dealer, s), roles.random(roles.dealer, s)))
+        return tuple(roles.hand_out(label, party, share) for party, share in enumerate(shares))
+
+    def selection(self, roles, label, bit_shape, value_shape):
+        sb, sv = _at_dealer(roles, label, bit_shape, value_shape)
+        with tf.device(roles.device(roles.dealer)):
+            r, a = _random_bit(roles, sb), roles.random(roles.dealer, sv)
+            shares = binary.selection(r, a, [roles.random(roles.dealer, s) for s in (sb, sb, sv, sv)])
         return tuple(roles.hand_out(label, party, share) for party, share in enumerate(shares))
 
 
@@ -209,6 +222,18 @@ class SeededDealer(Provider):
         (word, element) = _party0_share(roles, label, seed, lambda: (shape, shape))
         with tf.device(roles.device(roles.parties[0])):
             mine = SharedBit(tf.cast(tf.bitwise.bitwise_and(word, 1), tf.uint8), element)
+        return mine, roles.hand_out(label, 1, second)
+
+    def selection(self, roles, label, bit_shape, value_shape):
+        sb, sv = _at_dealer(roles, label, bit_shape, value_shape)
+        with tf.device(roles.device(roles.dealer)):
+            r, a = _random_bit(roles, sb), roles.random(roles.dealer, sv)
+            seed = roles.random(roles.dealer, SEED_SHAPE)
+            _, second = binary.selection(r, a, expand(seed, (sb, sb, sv, sv)))
+        word, element, a0, c0 = _party0_share(roles, label, seed,
+                                              lambda: (bit_shape, bit_shape, value_shape, value_shape))
+        with tf.device(roles.device(roles.parties[0])):
+            mine = Selection(tf.cast(tf.bitwise.bitwise_and(word, 1), tf.uint8), element, a0, c0)
         return mine, roles.hand_out(label, 1, second)
 
 

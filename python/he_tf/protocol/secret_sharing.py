@@ -373,16 +373,17 @@ class SecretSharing(Comparisons, Protocol):
             z = self._local(lambda _, s: op(value, s), y, bits)
         return self._finish(z, truncate)
 
-    def _exchange(self, label: str, masked: Sequence, open_fn: Callable = ring.reconstruct) -> list:
-        """Each party sends its masked shares to the other; returns the opened values at each party
-        (``open_fn`` of its own and the received: addition in the ring, XOR for binary shares)."""
+    def _exchange(self, label: str, masked: Sequence, open_fn: Optional[Callable] = None) -> list:
+        """Each party sends its masked shares to the other; returns the opened values at each party:
+        ``open_fn(own, received)``, by default their sums in the ring."""
         opened = []
         for party in (0, 1):
             other = 1 - party
             received = transcript.send(masked[other], to=self.parties[party], sender=self.parties[other],
                                        kind="masked", label=f"{label}[masked share {other}]")
             with tf.device(self._device(self.parties[party])):
-                opened.append(tf.nest.map_structure(open_fn, masked[party], received))
+                opened.append(tf.nest.map_structure(ring.reconstruct, masked[party], received) if open_fn is None
+                              else open_fn(masked[party], received))
         return opened
 
     def _beaver(self, x: SharedTensor, y: SharedTensor, kind: beaver.Kind, bits: int) -> SharedTensor:
