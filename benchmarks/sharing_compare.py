@@ -10,9 +10,10 @@ result revealed after). From the transcript (``Transcript.bytes_per_edge``: elem
 - online bytes: both directions between the players; dealer bytes: from the dealer to both players;
   both per element of the input (of each operand, for two private operands).
 
-Every result is checked against NumPy for equality (inputs on the fixed-point grid). Times are eager (the
-median of 3 runs after the recorded one), one process, and given as a ratio to the product measured in the same run. Writes
-``benchmarks/results/sharing_compare.{json,md}`` with the machine and versions.
+Every result is checked against NumPy for equality (inputs on the fixed-point grid). Times are eager
+(the median of 3 runs after the recorded one), in one process, and given as a ratio to the product
+measured in the same run. Writes ``benchmarks/results/sharing_compare.{json,md}`` with the machine and
+versions.
 """
 
 from __future__ import annotations

@@ -16,6 +16,11 @@ round; the last round needs only the first). Bit i of G is then the carry out of
 sign = bit 63 of P ^ bit 62 of G (``sign_share``). No approximation: the result is the exact sign of the
 ring value read in two's complement.
 
+Back to the ring with a random bit r shared both ways (``SharedBit``): open c = s ^ r, then
+s = c + r - 2 c r (``bit_to_arithmetic``); or, to multiply a shared value v by s in the same round, with
+a ``Selection`` (r both ways, a uniform a shaped like v, a * r): open c and e = v - a together, then
+s v = c v + (1 - 2c)(e r + a r) (``combine_select``).
+
 The functions here are one party's local steps; moving e_i and f_i is the protocol layer's job.
 """
 

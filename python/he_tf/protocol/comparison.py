@@ -1,27 +1,28 @@
 """Exact comparisons of secret-shared values: greater, less, relu, maximum, reduce_max, argmax.
 
 The methods of :class:`~he_tf.protocol.secret_sharing.SecretSharing` that need the sign of a shared
-value (mixed into it). Every comparison reduces to the sign bit of one shared difference, computed in
-three steps (:mod:`he_tf.protocol.binary`):
+value (mixed into it). Every comparison reduces to the sign bit of one shared difference
+(:mod:`he_tf.protocol.binary`):
 
 1. arithmetic to binary: the two shares are added as XOR-shared words by a Kogge-Stone adder, one
    AND round for the generate bits and six for the prefix (log2 64), with twelve binary triples from the
    provider per element; only bit 63 of the sum is kept;
-2. binary to arithmetic: the provider's random bit r, shared both ways, masks the sign bit s; the
-   parties open c = s ^ r (one byte each) and take s = c + r - 2 c r in the ring: one round;
-3. for relu and maximum, one Beaver product of the 0/1 value (zero fraction bits) with the
-   difference, which is exact: no truncation.
+2. for ``greater``/``less``, binary to arithmetic: the provider's random bit r, shared both ways, masks
+   the sign bit s; the parties open c = s ^ r (one byte each) and take s = c + r - 2 c r in the ring;
+3. for ``relu``/``maximum`` and the tournaments, the bit times a value v instead, in that same round:
+   with the provider's selection (r both ways, a uniform a shaped like v and a * r shared) the parties
+   open c = s ^ r and e = v - a together, and s * v = c v + (1 - 2c)(e r + a r). Exact: no truncation.
 
-So ``greater``/``less`` take 8 rounds, ``relu``/``maximum`` 9, and ``reduce_max``/``argmax`` over n
-values ceil(log2 n) maximums in sequence (a tournament of adjacent pairs). Nothing is approximated:
-the sign is that of the ring value read in two's complement, exact while |x - y| * 2^f < 2^63 (always,
-for values within the fixed-point encoding's range). Ties: ``argmax`` gives the first maximal index (as
-``np.argmax``): the right of two candidates wins only when strictly greater, and the pairs keep their
-order.
+So every op of one comparison takes 8 rounds, and ``reduce_max``/``argmax`` over n values
+ceil(log2 n) times 8 (a tournament of adjacent pairs). Nothing is approximated: the sign is that of
+the ring value read in two's complement, exact while |x - y| * 2^f < 2^63 (always, for values within
+the fixed-point encoding's range). Ties: ``argmax`` gives the first maximal index (as ``np.argmax``):
+the right of two candidates wins only when strictly greater, and the pairs keep their order.
 
-What the players see: masked words (each opening is masked by a fresh triple's uniform a or b) and
-c = s ^ r with r a uniform bit: nothing about the values. The dealer receives nothing but the shapes,
-as for products. See docs/protocols.md for the security statement and the measured costs.
+What the players see: masked words (each opening is masked by a fresh triple's uniform a or b, or the
+selection's uniform a) and c = s ^ r with r a uniform bit: nothing about the values. The dealer
+receives nothing but the shapes, as for products. See docs/protocols.md for the security statement
+and the measured costs.
 """
 
 from __future__ import annotations

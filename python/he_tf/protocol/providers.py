@@ -4,10 +4,11 @@ triples and shared bits.
 :class:`~he_tf.protocol.secret_sharing.SecretSharing` asks its provider (``SecretSharing(provider=...)``)
 for one fresh triple per product of two private values and one square pair per square, and, for each
 comparison (``he_tf.protocol.comparison``), twelve binary (AND) triples and one random bit shared both
-in binary and in the ring, in the spirit of CrypTen's ``TupleProvider`` and TF Encrypted's triple
-sources. This is the place a plugin supplies correlated randomness (a preprocessing phase, an
-oblivious-transfer or HE-based generator, a file of precomputed tuples): subclass :class:`Provider` and
-implement its four methods.
+in binary and in the ring (alone for ``greater``/``less``, with a selection pair (a, a * r) for
+``relu``/``maximum``), in the spirit of CrypTen's ``TupleProvider`` and TF Encrypted's triple sources.
+This is the place a plugin supplies correlated randomness (a preprocessing phase, an oblivious-transfer
+or HE-based generator, a file of precomputed tuples): subclass :class:`Provider` and implement its five
+methods.
 
 The protocol needs nothing else from a third party: an input's two shares are split with its owner's
 own randomness, and fixed-point truncation is local (SecureML), so there are no input masks or
@@ -17,7 +18,7 @@ Two providers are built in:
 
 - :class:`Dealer` (the default): the dealer draws the triple and sends each party its share, 3 ring
   tensors per party per triple (2 for a square pair, 3 words for a binary triple, a byte and a ring
-  element per shared bit);
+  element per shared bit, plus 2 ring tensors shaped like the value for a selection);
 - :class:`SeededDealer`: party 0's share is pseudorandom, so the dealer sends party 0 one 16-byte seed
   (transcript kind ``"seed"``) that party 0 expands on its own device with TensorFlow's stateless random
   ops, and party 1 its share as before (which corrects party 0's pseudorandom part to a valid triple).
