@@ -60,8 +60,8 @@ def _unsupported(op: str, protocol: base.Protocol) -> TypeError:
 
 def _not_under_ckks(op: str) -> TypeError:
     having = [cls.__name__ for cls in base.protocol_classes() if cls.supports(op)]
-    return TypeError(f"{op} is not supported on CKKS HETensors: a ciphertext cannot be compared (CKKS computes "
-                     f"polynomials only). Convert the operands to secret sharing first, "
+    return TypeError(f"{op} is not supported on encrypted tensors (CKKS HETensors): a ciphertext cannot be "
+                     f"compared (CKKS computes polynomials only). Convert the operands to secret sharing first, "
                      f"he_tf.convert(x, to=SecretSharing(players=(key_owner, evaluator))); protocols that "
                      f"have {op}: {', '.join(having) or 'none installed'}")
 
