@@ -77,13 +77,16 @@ def test_the_ops_through_tensorflow_and_operators_with_several_axes():
             (tf.nn.relu(xs), np.maximum(x, 0)), (he_tf.relu(ys), np.maximum(y, 0)),
             (tf.maximum(xs, ys), np.maximum(x, y)), (tf.math.maximum(0.25, xs), np.maximum(0.25, x)),
             (tf.reduce_max(xs, axis=1), x.max(1)), (tf.math.argmax(xs, axis=2), x.argmax(2)),
-            (tf.argmax(xs), x.argmax(0)),
+            (tf.argmax(xs), x.argmax(0)), (tf.reduce_max(xs, axis=tf.constant([0, 2])), x.max((0, 2))),
+            (tf.math.argmax(xs, axis=tf.constant(1), output_type=tf.int32), x.argmax(1)),
         ]
         for got, want in cases:
             np.testing.assert_array_equal(reveal(ss, got), np.asarray(want, np.float64))
         # The 0/1 result is a fixed-point value: it masks and counts like any other.
         np.testing.assert_array_equal(reveal(ss, (xs > 0.0) * xs), np.where(x > 0, x, 0))
         np.testing.assert_array_equal(reveal(ss, tf.reduce_sum(tf.math.less(xs, 0.0))), np.sum(x < 0))
+        with pytest.raises(TypeError, match="argmax gives integer indices; output_type tf.float32"):
+            tf.math.argmax(xs, output_type=tf.float32)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

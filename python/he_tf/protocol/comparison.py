@@ -75,8 +75,8 @@ class Comparisons:
     @_unconverted
     def reduce_max(self, x, axis=None, keepdims: bool = False):
         """The maximum over `axis` (all axes when None; an int or a list), by a tournament of
-        ``maximum``: ceil(log2 n) rounds of comparisons for n values reduced. The reduced axes' sizes
-        must be known when tracing."""
+        ``maximum``: ceil(log2 n) levels of 8 rounds for n values reduced. The axes and the reduced
+        axes' sizes must be known when tracing."""
         x = self._finish(self._check(x, "reduce_max"), True)
         rank, reduced = self._reduced_axes(x, axis, "reduce_max")
         if not reduced:
@@ -95,7 +95,7 @@ class Comparisons:
         (n + 1 values per pair instead of 1).
         """
         x = self._finish(self._check(x, "argmax"), True)
-        axis = 0 if axis is None else axis
+        axis = 0 if axis is None else _static(axis, "argmax")
         if not isinstance(axis, (int, np.integer)):
             raise TypeError(f"{self.name}.argmax: axis must be one integer, got {axis!r}")
         rank, (axis,) = self._reduced_axes(x, int(axis), "argmax")
@@ -119,7 +119,7 @@ class Comparisons:
     # --- the sign bit ----------------------------------------------------------------------------
 
     def _greater_bit(self, x, y, op: str):
-        """x > y as a shared 0/1 with zero fraction bits: the sign of x - y negated, i.e. of y - x."""
+        """x > y as a shared 0/1 with zero fraction bits: the sign bit of y - x."""
         return self._sign_bit(self.subtract(y, x), op)
 
     def _sign_bit(self, z, op: str):
@@ -217,7 +217,7 @@ class Comparisons:
         rank = x.shape.rank
         if rank is None:
             raise ValueError(f"{self.name}.{op} needs the rank of its operand when tracing")
-        axes = range(rank) if axis is None else np.atleast_1d(np.asarray(axis)).tolist()
+        axes = range(rank) if axis is None else np.atleast_1d(np.asarray(_static(axis, op))).tolist()
         out = set()
         for a in axes:
             if not isinstance(a, (int, np.integer)) or not -rank <= a < rank:
@@ -242,6 +242,16 @@ class Comparisons:
             return tf.reshape(t, target)
 
         return self._local(flatten, x)
+
+
+def _static(axis, op: str):
+    """`axis` as Python or NumPy integers: a tensor's value must be known when tracing."""
+    if isinstance(axis, (tf.Tensor, tf.Variable)):
+        value = tf.get_static_value(axis)
+        if value is None:
+            raise ValueError(f"{op}: the axis must be known when tracing, got the tensor {axis!r}")
+        return value.item() if value.ndim == 0 else value.tolist()
+    return axis
 
 
 def _xor_all(mine, received):
