@@ -14,7 +14,7 @@ import tensorflow as tf
 import he_tf
 from he_tf.protocol import recording
 from he_tf.protocol.providers import Dealer, SeededDealer
-from he_tf.protocol.secret_sharing import SecretSharing, default_uniform
+from he_tf.protocol.secret_sharing import SecretSharing, SharedTensor, default_uniform
 from test_sharing_hostile import PLAYER_OF, _canonical, crossings, separate_devices  # noqa: F401
 
 PLAYERS = ["alice", "bob", "dealer", "client"]
@@ -220,3 +220,19 @@ def test_the_sign_is_exact_for_every_share_split():
         assert np.array_equal(xs.share0.numpy(), rolled)
         np.testing.assert_array_equal(reveal(ss, ss.less(xs, 0.0)), (values < 0).astype(np.float64))
         np.testing.assert_array_equal(reveal(ss, ss.greater(xs, 0.0)), (values > 0).astype(np.float64))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_sign_of_every_kind_of_ring_value(provider):
+    """Bit 63 of share0 + share1 mod 2^64, for uniform shares and for the carry chain's extremes."""
+    ss = sharing(PROVIDERS[provider])
+    rng = np.random.default_rng(7)
+    s0 = rng.integers(-2**63, 2**63, 20000, dtype=np.int64, endpoint=False)
+    s1 = rng.integers(-2**63, 2**63, 20000, dtype=np.int64, endpoint=False)
+    extremes = np.array([0, -1, 1, 2**63 - 1, -2**63, 2**62, -2**62], dtype=np.int64)
+    e0, e1 = np.meshgrid(extremes, extremes)
+    s0, s1 = np.concatenate([s0, e0.ravel()]), np.concatenate([s1, e1.ravel()])
+    value = s0 + s1  # wraps mod 2^64, as the ring does
+    x = SharedTensor(tf.constant(s0), tf.constant(s1), 0, ss.key)
+    got = ss.reveal(ss._sign_bit(x, "sign"), "client").numpy()
+    np.testing.assert_array_equal(got, (value < 0).astype(np.float64))

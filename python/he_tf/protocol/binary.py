@@ -1,20 +1,25 @@
-"""XOR sharing of 64-bit words, AND by binary Beaver triples, the sign bit by a parallel-prefix adder.
+"""XOR sharing of words, AND by binary Beaver triples, the sign bit by a parallel-prefix carry tree.
 
-A word w in Z_2^64 (a ``tf.int64`` read as 64 bits) is binary-shared as (w0, w1) with w0 ^ w1 = w. XOR
-and shifts by a public amount are local; an AND of two shared words costs one binary triple
+A word w of up to 64 bits (a ``tf.int64`` read as bits) is binary-shared as (w0, w1) with w0 ^ w1 = w.
+XOR, shifts and bit permutations are local; an AND of two shared words costs one binary triple
 (a, b, c = a & b, each XOR-shared) and one exchange, as for arithmetic Beaver triples with XOR for
 addition and AND for multiplication (Goldreich, Micali and Wigderson; the two-party form CrypTen uses):
 
 1. party i sends e_i = x_i ^ a_i and f_i = y_i ^ b_i (``mask_and``); both open e = x ^ a, f = y ^ b;
 2. z_i = c_i ^ (e & b_i) ^ (a_i & f), and party 0 also XORs e & f (``combine_and``): z0 ^ z1 = x & y.
 
-The sign of an arithmetically shared x = x0 + x1 mod 2^64 is bit 63 of the sum. Each party's arithmetic
-share is already a binary sharing of itself with the other party holding zero, so the sum is computed
-on binary shares by a Kogge-Stone adder (``SCHEDULE``): generate G = x0 & x1 (one AND), propagate
-P = x0 ^ x1 (local), then for k = 1, 2, 4, ..., 32: G ^= P & (G << k), P &= P << k (two ANDs in one
-round; the last round needs only the first). Bit i of G is then the carry out of bit i, and
-sign = bit 63 of P ^ bit 62 of G (``sign_share``). No approximation: the result is the exact sign of the
-ring value read in two's complement.
+Words of ``bits`` < 64 travel, and are dealt, in the smallest unsigned type that holds them
+(``wire_dtype``: 32, 16 or 8 bits), so narrow ANDs cost what they carry.
+
+The sign of an arithmetically shared x = x0 + x1 mod 2^64 is bit 63 of the sum: bit 63 of x0 ^ x1
+XOR the carry into bit 63. Each party's arithmetic share is a binary sharing of itself with the other
+party holding zero, so the carry is computed on binary shares by a carry-lookahead tree (a
+parallel-prefix adder of which only the top carry is kept): generate g = x0 & x1 (one AND on 64 bits),
+propagate p = x0 ^ x1 (local), both shifted up one place so that positions 1..63 hold bits 0..62 and
+position 0 holds no carry. Then six rounds (log2 64) each combine adjacent positions (2j + 1 over 2j),
+halving the width: G = G_hi ^ (P_hi & G_lo), P = P_hi & P_lo (two ANDs on 32, 16, 8, 4, 2 bits; the
+last round, on 1 bit, needs only G). The last G is the carry into bit 63 (``sign_share``). No
+approximation: the result is the exact sign of the ring value read in two's complement.
 
 Back to the ring with a random bit r shared both ways (``SharedBit``): open c = s ^ r, then
 s = c + r - 2 c r (``bit_to_arithmetic``); or, to multiply a shared value v by s in the same round, with
@@ -32,8 +37,12 @@ import tensorflow as tf
 
 from . import ring
 
-# The Kogge-Stone adder's shift distances after the first generate: log2(64) = 6 rounds.
-SCHEDULE = (1, 2, 4, 8, 16, 32)
+# The carry tree's widths after the first generate: 6 rounds (log2 64), each halving the width.
+WIDTHS = (32, 16, 8, 4, 2, 1)
+# Masks of compress_even: after shifting by s, blocks of 2s bits keep their low s bits.
+_EVEN = 0x5555555555555555
+_COMPRESS = ((1, 0x3333333333333333), (2, 0x0F0F0F0F0F0F0F0F), (4, 0x00FF00FF00FF00FF),
+             (8, 0x0000FFFF0000FFFF), (16, 0x00000000FFFFFFFF))
 
 
 class AndTriple(NamedTuple):
@@ -56,22 +65,61 @@ def xor(a, b) -> tf.Tensor:
     return tf.bitwise.bitwise_xor(ring.as_ring(a, "a"), ring.as_ring(b, "b"))
 
 
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def wire_dtype(bits: int) -> tf.DType:
+    """The type that carries words of `bits` bits: int64 for 64, else the smallest unsigned that fits."""
+    if not isinstance(bits, int) or not 1 <= bits <= 64:
+        raise ValueError(f"words have 1 to 64 bits, got {bits!r}")
+    return ring.DTYPE if bits > 32 else tf.uint32 if bits > 16 else tf.uint16 if bits > 8 else tf.uint8
+
+
+def narrow(x, bits: int) -> tf.Tensor:
+    """The low `bits` bits of int64 words, in :func:`wire_dtype` (int64 words unchanged for 64)."""
+    x = ring.as_ring(x, "x")
+    if bits == 64:
+        return x
+    return tf.cast(tf.bitwise.bitwise_and(x, tf.constant((1 << bits) - 1, ring.DTYPE)), wire_dtype(bits))
+
+
 def shift_left(x, bits: int) -> tf.Tensor:
     """x << bits on 64-bit words (zeros shifted in; bits shifted past bit 63 are dropped)."""
     return tf.bitwise.left_shift(ring.as_ring(x, "x"), tf.constant(bits, ring.DTYPE))
 
 
-def and_triple(a, b, masks) -> tuple[AndTriple, AndTriple]:
-    """Dealer: XOR shares of (a, b, a & b) for uniformly random words `a`, `b` of one shape.
+def compress_even(x, width: int) -> tf.Tensor:
+    """The bits at even positions 0, 2, ..., width - 2 of words `x` (int64), packed into width / 2 bits;
+    ``compress_even(x >> 1, width)`` gives the odd positions. A bit permutation: local on XOR shares."""
+    x = tf.bitwise.bitwise_and(ring.as_ring(x, "x"), tf.constant(_signed(_EVEN), ring.DTYPE))
+    for shift, mask in _COMPRESS:
+        if 2 * shift >= width:
+            break
+        x = tf.bitwise.bitwise_or(x, tf.bitwise.right_shift(x, tf.constant(shift, ring.DTYPE)))
+        x = tf.bitwise.bitwise_and(x, tf.constant(_signed(mask), ring.DTYPE))
+    return x
 
-    `masks` are three uniformly random words (r_a, r_b, r_c) of that shape: party 0's shares.
-    Returns party 0's and party 1's shares.
+
+def odd_and_even(x, width: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """(bits at odd positions, bits at even positions) of `width`-bit words, each packed to width / 2."""
+    x = ring.as_ring(x, "x")
+    return compress_even(tf.bitwise.right_shift(x, tf.constant(1, ring.DTYPE)), width), compress_even(x, width)
+
+
+def and_triple(a, b, masks, bits: int = 64) -> tuple[AndTriple, AndTriple]:
+    """Dealer: XOR shares of (a, b, a & b) on `bits`-bit words, from uniformly random int64 `a`, `b`.
+
+    `masks` are three uniformly random int64 tensors (r_a, r_b, r_c) of the same shape; their low `bits`
+    bits are party 0's shares. Every part is in :func:`wire_dtype` of `bits`. Returns party 0's and
+    party 1's shares.
     """
-    a, b = ring.as_ring(a, "a"), ring.as_ring(b, "b")
-    values = (a, b, tf.bitwise.bitwise_and(a, b))
     if len(masks) != 3:
         raise ValueError(f"need 3 masks (r_a, r_b, r_c), got {len(masks)}")
-    return AndTriple(*masks), AndTriple(*(xor(v, r) for v, r in zip(values, masks)))
+    a, b = narrow(a, bits), narrow(b, bits)
+    masks = [narrow(r, bits) for r in masks]
+    values = (a, b, tf.bitwise.bitwise_and(a, b))
+    return AndTriple(*masks), AndTriple(*(tf.bitwise.bitwise_xor(v, r) for v, r in zip(values, masks)))
 
 
 def shared_bit(r, masks) -> tuple[SharedBit, SharedBit]:
@@ -132,22 +180,30 @@ def combine_select(party: int, c, e, v_i, selection_i: Selection) -> tf.Tensor:
 
 
 def mask_and(x_i, y_i, triple_i: AndTriple) -> tuple[tf.Tensor, tf.Tensor]:
-    """Party i's masked shares (x_i ^ a_i, y_i ^ b_i), sent to the other party."""
-    return xor(x_i, triple_i.a), xor(y_i, triple_i.b)
+    """Party i's masked shares (x_i ^ a_i, y_i ^ b_i) in the triple's wire type, sent to the other party.
+
+    `x_i`, `y_i` are int64 words of no more bits than the triple's (the caller's width)."""
+    dtype = triple_i.a.dtype
+    return (tf.bitwise.bitwise_xor(tf.cast(ring.as_ring(x_i, "x"), dtype), triple_i.a),
+            tf.bitwise.bitwise_xor(tf.cast(ring.as_ring(y_i, "y"), dtype), triple_i.b))
 
 
 def combine_and(party: int, e, f, triple_i: AndTriple) -> tf.Tensor:
-    """Party i's XOR share of x & y from the opened e = x ^ a and f = y ^ b."""
+    """Party i's XOR share of x & y (int64 words) from the opened e = x ^ a and f = y ^ b."""
     ring.check_party(party)
-    z = xor(xor(triple_i.c, tf.bitwise.bitwise_and(e, triple_i.b)), tf.bitwise.bitwise_and(triple_i.a, f))
-    return xor(z, tf.bitwise.bitwise_and(e, f)) if party == 0 else z
+    z = tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(triple_i.c, tf.bitwise.bitwise_and(e, triple_i.b)),
+                               tf.bitwise.bitwise_and(triple_i.a, f))
+    if party == 0:
+        z = tf.bitwise.bitwise_xor(z, tf.bitwise.bitwise_and(e, f))
+    return tf.cast(z, ring.DTYPE)
 
 
-def sign_share(p_i, g_i) -> tf.Tensor:
-    """Party i's XOR share (0 or 1, ``tf.uint8``) of the sum's bit 63: bit 63 of P ^ bit 62 of G."""
-    bit63 = tf.bitwise.bitwise_and(tf.bitwise.right_shift(ring.as_ring(p_i, "p"), tf.constant(63, ring.DTYPE)), 1)
-    bit62 = tf.bitwise.bitwise_and(tf.bitwise.right_shift(ring.as_ring(g_i, "g"), tf.constant(62, ring.DTYPE)), 1)
-    return tf.cast(tf.bitwise.bitwise_xor(bit63, bit62), tf.uint8)
+def sign_share(z_i, carry_i) -> tf.Tensor:
+    """Party i's XOR share (0 or 1, ``tf.uint8``) of the sum's bit 63: bit 63 of its arithmetic share
+    `z_i` (its share of x0 ^ x1) XOR its share of the carry into bit 63 (the tree's last G, 1 bit)."""
+    bit63 = tf.bitwise.bitwise_and(tf.bitwise.right_shift(ring.as_ring(z_i, "z"), tf.constant(63, ring.DTYPE)), 1)
+    carry = tf.bitwise.bitwise_and(ring.as_ring(carry_i, "carry"), 1)
+    return tf.cast(tf.bitwise.bitwise_xor(bit63, carry), tf.uint8)
 
 
 def mask_bit(s_i, bit_i: SharedBit) -> tf.Tensor:

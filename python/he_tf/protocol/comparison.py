@@ -140,29 +140,31 @@ class Comparisons:
         return self._wrap(*shares, v.fraction_bits)
 
     def _sign_xor(self, z, op: str):
-        """(label, shape, XOR shares of the bit z < 0 as ``tf.uint8``): the adder's 7 AND rounds."""
+        """(label, shape, XOR shares of the bit z < 0 as ``tf.uint8``): the carry tree's 7 AND rounds."""
         label = self._label(op)
         shape = self._shape(z)
         zero = self._per_party(lambda _, s: tf.zeros_like(s), z.shares)
-        # Each share is a binary sharing of itself: (z0, 0) and (0, z1). Generate G = z0 & z1.
-        propagate_0 = z.shares  # P = z0 ^ z1, shared as (z0, z1)
-        (generate,) = self._and_round(f"{label}[and 0]", shape,
+        # Each share is a binary sharing of itself: (z0, 0) and (0, z1). Generate g = z0 & z1; p = z0 ^ z1
+        # is shared as (z0, z1). Shifted up one place: position 0 holds no carry.
+        (generate,) = self._and_round(f"{label}[and 0]", shape, 64,
                                       [((z.shares[0], zero[1]), (zero[0], z.shares[1]))])
-        propagate = propagate_0
-        for step, k in enumerate(binary.SCHEDULE, 1):
-            g_k = self._per_party(lambda _, g: binary.shift_left(g, k), generate)
-            pairs = [(propagate, g_k)]
-            if k != binary.SCHEDULE[-1]:  # the last round needs only the carries
-                pairs.append((propagate, self._per_party(lambda _, p: binary.shift_left(p, k), propagate)))
-            results = self._and_round(f"{label}[and {step}]", shape, pairs)
-            generate = self._per_party(lambda _, g, r: binary.xor(g, r), generate, results[0])
-            if len(results) > 1:
-                propagate = results[1]
-        return label, shape, self._per_party(lambda _, p, g: binary.sign_share(p, g), propagate_0, generate)
+        generate = self._per_party(lambda _, g: binary.shift_left(g, 1), generate)
+        propagate = self._per_party(lambda _, s: binary.shift_left(s, 1), z.shares)
+        width = 64
+        for step, half in enumerate(binary.WIDTHS, 1):
+            g_hi, g_lo = zip(*self._per_party(lambda _, g: binary.odd_and_even(g, width), generate))
+            p_hi, p_lo = zip(*self._per_party(lambda _, p: binary.odd_and_even(p, width), propagate))
+            pairs = [(p_hi, g_lo)] + ([(p_hi, p_lo)] if half > 1 else [])  # the last needs only G
+            results = self._and_round(f"{label}[and {step}]", shape, half, pairs)
+            generate = self._per_party(lambda _, g, r: binary.xor(g, r), g_hi, results[0])
+            propagate = results[-1]
+            width = half
+        return label, shape, self._per_party(lambda _, s, g: binary.sign_share(s, g), z.shares, generate)
 
-    def _and_round(self, label: str, shape, pairs) -> list:
-        """x & y for each ((x_0, x_1), (y_0, y_1)) of `pairs`, XOR-shared, in one exchange."""
-        triples = [self.provider.and_triple(self._roles, f"{label}.{j}", shape) for j in range(len(pairs))]
+    def _and_round(self, label: str, shape, bits: int, pairs) -> list:
+        """x & y on `bits`-bit words for each ((x_0, x_1), (y_0, y_1)) of `pairs`, XOR-shared, in one
+        exchange."""
+        triples = [self.provider.and_triple(self._roles, f"{label}.{j}", shape, bits) for j in range(len(pairs))]
         masked = [[binary.mask_and(x[party], y[party], t[party]) for (x, y), t in zip(pairs, triples)]
                   for party in self._parties_on_devices()]
         opened = self._exchange(label, masked, _xor_all)

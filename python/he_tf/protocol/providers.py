@@ -120,8 +120,9 @@ class Provider(abc.ABC):
         """Shares of (a, a^2) with a uniform of `shape`."""
 
     @abc.abstractmethod
-    def and_triple(self, roles: Roles, label: str, shape: Shape) -> tuple[AndTriple, AndTriple]:
-        """XOR shares of (a, b, a & b) with a, b uniform 64-bit words of `shape` (comparisons)."""
+    def and_triple(self, roles: Roles, label: str, shape: Shape, bits: int) -> tuple[AndTriple, AndTriple]:
+        """XOR shares of (a, b, a & b) with a, b uniform `bits`-bit words of `shape`, each part in
+        ``binary.wire_dtype(bits)`` (``binary.and_triple`` deals them; comparisons)."""
 
     @abc.abstractmethod
     def shared_bit(self, roles: Roles, label: str, shape: Shape) -> tuple[SharedBit, SharedBit]:
@@ -153,11 +154,11 @@ class Dealer(Provider):
             shares = beaver.square_pair(a, (roles.random(roles.dealer, s), roles.random(roles.dealer, s)))
         return tuple(roles.hand_out(label, party, share) for party, share in enumerate(shares))
 
-    def and_triple(self, roles, label, shape):
+    def and_triple(self, roles, label, shape, bits):
         (s,) = _at_dealer(roles, label, shape)
         with tf.device(roles.device(roles.dealer)):
             a, b = roles.random(roles.dealer, s), roles.random(roles.dealer, s)
-            shares = binary.and_triple(a, b, [roles.random(roles.dealer, s) for _ in range(3)])
+            shares = binary.and_triple(a, b, [roles.random(roles.dealer, s) for _ in range(3)], bits)
         return tuple(roles.hand_out(label, party, share) for party, share in enumerate(shares))
 
     def shared_bit(self, roles, label, shape):
@@ -204,14 +205,16 @@ class SeededDealer(Provider):
         first = _party0_share(roles, label, seed, lambda: (shape, shape))
         return SquarePair(*first), roles.hand_out(label, 1, second)
 
-    def and_triple(self, roles, label, shape):
+    def and_triple(self, roles, label, shape, bits):
         (s,) = _at_dealer(roles, label, shape)
         with tf.device(roles.device(roles.dealer)):
             a, b = roles.random(roles.dealer, s), roles.random(roles.dealer, s)
             seed = roles.random(roles.dealer, SEED_SHAPE)
-            _, second = binary.and_triple(a, b, expand(seed, (s, s, s)))
+            _, second = binary.and_triple(a, b, expand(seed, (s, s, s)), bits)
         first = _party0_share(roles, label, seed, lambda: (shape, shape, shape))
-        return AndTriple(*first), roles.hand_out(label, 1, second)
+        with tf.device(roles.device(roles.parties[0])):  # the same low bits the dealer kept
+            first = AndTriple(*(binary.narrow(part, bits) for part in first))
+        return first, roles.hand_out(label, 1, second)
 
     def shared_bit(self, roles, label, shape):
         (s,) = _at_dealer(roles, label, shape)
