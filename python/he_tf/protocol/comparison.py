@@ -4,9 +4,10 @@ The methods of :class:`~he_tf.protocol.secret_sharing.SecretSharing` that need t
 value (mixed into it). Every comparison reduces to the sign bit of one shared difference
 (:mod:`he_tf.protocol.binary`):
 
-1. arithmetic to binary: the two shares are added as XOR-shared words by a Kogge-Stone adder, one
-   AND round for the generate bits and six for the prefix (log2 64), with twelve binary triples from the
-   provider per element; only bit 63 of the sum is kept;
+1. arithmetic to binary: the carry of the two shares' sum into bit 63, on XOR-shared words, by a
+   carry-lookahead tree: one AND round for the generate bits (64-bit words), then six (log2 64) that
+   combine adjacent positions and halve the width (32, 16, 8, 4, 2, 1 bits), with twelve binary triples
+   from the provider per element; bit 63 of the sum is the sign;
 2. for ``greater``/``less``, binary to arithmetic: the provider's random bit r, shared both ways, masks
    the sign bit s; the parties open c = s ^ r (one byte each) and take s = c + r - 2 c r in the ring;
 3. for ``relu``/``maximum`` and the tournaments, the bit times a value v instead, in that same round:
