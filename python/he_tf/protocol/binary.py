@@ -62,6 +62,7 @@ class SharedBit(NamedTuple):
 
 
 def xor(a, b) -> tf.Tensor:
+    """a ^ b on int64 words: adding XOR shares (local)."""
     return tf.bitwise.bitwise_xor(ring.as_ring(a, "a"), ring.as_ring(b, "b"))
 
 

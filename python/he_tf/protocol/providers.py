@@ -4,9 +4,9 @@ triples and shared bits.
 :class:`~he_tf.protocol.secret_sharing.SecretSharing` asks its provider (``SecretSharing(provider=...)``)
 for one fresh triple per product of two private values and one square pair per square, and, for each
 comparison (``he_tf.protocol.comparison``), twelve binary (AND) triples on words of 64 down to 1 bits
-and one random bit shared both
-in binary and in the ring (alone for ``greater``/``less``, with a selection pair (a, a * r) for
-``relu``/``maximum``), in the spirit of CrypTen's ``TupleProvider`` and TF Encrypted's triple sources.
+and one random bit shared both in binary and in the ring (alone for ``greater``/``less``, with a
+selection pair (a, a * r) for ``relu``/``maximum``), in the spirit of CrypTen's ``TupleProvider`` and
+TF Encrypted's triple sources.
 This is the place a plugin supplies correlated randomness (a preprocessing phase, an oblivious-transfer
 or HE-based generator, a file of precomputed tuples): subclass :class:`Provider` and implement its five
 methods.

@@ -12,6 +12,8 @@ first player's device and v1 on the second's. Additions, public multipliers, sum
 transposes are local; a product of two private values costs one Beaver triple from the dealer and one
 exchange of masked shares; fixed-point products are truncated locally (SecureML), exact to one unit
 of 2^-f except with probability about |product| * 2^(2f) / 2^64 per element (``ring.truncate_share``).
+Comparisons (greater, less, relu, maximum, reduce_max, argmax) are exact, 8 rounds each, by binary
+triples (:mod:`he_tf.protocol.comparison`).
 
 Security model: semi-honest players, a dealer that colludes with neither player. Every tensor that
 reaches a player goes through ``transcript.send``/``place``, so ``he_tf.protocol.recording()`` shows
@@ -95,8 +97,9 @@ class SecretSharing(Comparisons, Protocol):
     uniform
         ``fn(player, shape)`` drawing uniform int64 on that player's device; ``ops.random_ring`` by default.
     provider
-        Where Beaver triples and square pairs come from (:mod:`he_tf.protocol.providers`, the place a plugin
-        supplies correlated randomness): a :class:`~he_tf.protocol.providers.Dealer` by default.
+        Where Beaver triples, square pairs and the comparisons' binary triples and bits come from
+        (:mod:`he_tf.protocol.providers`, the place a plugin supplies correlated randomness): a
+        :class:`~he_tf.protocol.providers.Dealer` by default.
 
     Raises
     ------
