@@ -236,3 +236,20 @@ def test_the_sign_of_every_kind_of_ring_value(provider):
     x = SharedTensor(tf.constant(s0), tf.constant(s1), 0, ss.key)
     got = ss.reveal(ss._sign_bit(x, "sign"), "client").numpy()
     np.testing.assert_array_equal(got, (value < 0).astype(np.float64))
+
+
+@pytest.mark.parametrize("op, online, dealt", [("greater", 110, 180), ("relu", 126, 212)])
+def test_rounds_and_bytes_of_one_comparison(op, online, dealt):
+    """8 rounds; per element 54 bytes each way for the 12 ANDs (one on 64 bits, two each on 32, 16, 8, 4 and
+    2, one on 1) plus the bit (1 byte) or the selection (1 + 8); dealt: 81 bytes per party plus 9 (bit)
+    or 25 (selection)."""
+    ss = sharing()
+    x = shared(ss, np.linspace(-3.0, 3.0, 60).reshape(3, 4, 5))
+    run = {"greater": lambda: ss.greater(x, 0.0), "relu": lambda: ss.relu(x)}[op]
+    with recording() as t:
+        run()
+    edges = t.bytes_per_edge()
+    assert len({e.label.rsplit("[masked share", 1)[0] for e in t if e.kind == "masked"}) == 8
+    assert edges[("alice", "bob")] == edges[("bob", "alice")] == online // 2 * 60
+    assert edges[("dealer", "alice")] + edges[("dealer", "bob")] == dealt * 60
+    assert set(edges) == {("alice", "bob"), ("bob", "alice"), ("dealer", "alice"), ("dealer", "bob")}
