@@ -116,7 +116,8 @@ def markdown(result: dict) -> str:
     for r in result["rows"]:
         lines.append(f"| {r['provider']} | {r['op']} | {tuple(r['shape'])} | {r['rounds']} | "
                      f"{r['online_bytes_per_element']:.1f} | {r['dealer_bytes_per_element']:.1f} | "
-                     f"{r['seconds']:.3f} | {r['seconds_over_multiply']:.1f} | {'yes' if r['exact'] else 'NO'} |")
+                     f"{r['seconds']:.3f} | {r['seconds_over_multiply']:.1f} | "
+                     f"{'yes' if r['exact'] else 'NO'} |")
     return "\n".join(lines)
 
 

@@ -44,14 +44,14 @@ def test_an_op_without_ckks_is_refused_on_hetensors_naming_secret_sharing(keys):
     assert lacking == ["greater", "less", "relu", "maximum", "reduce_max", "argmax"]
     assert not CKKS.supports("relu") and CKKS.supports("add") and SecretSharing.supports("relu")
     calls = [lambda: tf.math.greater(x, 0.0), lambda: x > 0.0, lambda: 0.0 < x, lambda: tf.math.less(x, 1.0),
-             lambda: tf.nn.relu(x), lambda: he_tf.relu(x), lambda: tf.maximum(x, 0.0), lambda: tf.reduce_max(x),
-             lambda: tf.math.argmax(x, axis=1), lambda: he_tf.argmax(x)]
+             lambda: tf.nn.relu(x), lambda: he_tf.relu(x), lambda: tf.maximum(x, 0.0),
+             lambda: tf.reduce_max(x), lambda: tf.math.argmax(x, axis=1), lambda: he_tf.argmax(x)]
     for call in calls:
-        with pytest.raises(TypeError, match=r"(greater|less|relu|maximum|reduce_max|argmax) is not supported on "
-                                            r"encrypted tensors \(CKKS HETensors\).*"
+        with pytest.raises(TypeError, match=r"(greater|less|relu|maximum|reduce_max|argmax) is not supported "
+                                            r"on encrypted tensors \(CKKS HETensors\).*"
                                             r"he_tf.convert\(x, to=SecretSharing.*: SecretSharing"):
             call()
-    with pytest.raises(TypeError, match="greater_equal is not supported on encrypted tensors.*secret sharing"):
+    with pytest.raises(TypeError, match="greater_equal is not supported on encrypted tensors.*secret shar"):
         tf.math.greater_equal(x, 0.0)
 
 

@@ -61,7 +61,8 @@ def _unsupported(op: str, protocol: base.Protocol) -> TypeError:
 def _not_under_ckks(op: str) -> TypeError:
     having = [cls.__name__ for cls in base.protocol_classes() if cls.supports(op)]
     return TypeError(f"{op} is not supported on encrypted tensors (CKKS HETensors): a ciphertext cannot be "
-                     f"compared (CKKS computes polynomials only). Convert the operands to secret sharing first, "
+                     f"compared (CKKS computes polynomials only). Convert the operands to secret sharing "
+                     f"first, "
                      f"he_tf.convert(x, to=SecretSharing(players=(key_owner, evaluator))); protocols that "
                      f"have {op}: {', '.join(having) or 'none installed'}")
 
@@ -155,7 +156,8 @@ class _RefuseOtherOps(tf_dispatch.GlobalOpDispatcher):
         table_op = _OP_OF_API.get(op)
         if table_op is not None and isinstance(private, HETensor) and optable.BY_NAME[table_op].ckks is None:
             raise _not_under_ckks(table_op)
-        if table_op is not None and not isinstance(private, HETensor) and not private.protocol.supports(table_op):
+        if table_op is not None and not isinstance(private, HETensor) and \
+                not private.protocol.supports(table_op):
             raise _unsupported(table_op, private.protocol)
         if isinstance(private, HETensor):
             raise TypeError(

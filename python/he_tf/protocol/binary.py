@@ -105,7 +105,8 @@ def compress_even(x, width: int) -> tf.Tensor:
 def odd_and_even(x, width: int) -> tuple[tf.Tensor, tf.Tensor]:
     """(bits at odd positions, bits at even positions) of `width`-bit words, each packed to width / 2."""
     x = ring.as_ring(x, "x")
-    return compress_even(tf.bitwise.right_shift(x, tf.constant(1, ring.DTYPE)), width), compress_even(x, width)
+    odd = tf.bitwise.right_shift(x, tf.constant(1, ring.DTYPE))
+    return compress_even(odd, width), compress_even(x, width)
 
 
 def and_triple(a, b, masks, bits: int = 64) -> tuple[AndTriple, AndTriple]:
@@ -159,7 +160,8 @@ def selection(r, a, masks) -> tuple[Selection, Selection]:
     c = ring.mul(a, r)
     a0, a1 = ring.share(a, mask_a)
     c0, c1 = ring.share(c, mask_c)
-    return Selection(first.binary, first.arithmetic, a0, c0), Selection(second.binary, second.arithmetic, a1, c1)
+    return (Selection(first.binary, first.arithmetic, a0, c0),
+            Selection(second.binary, second.arithmetic, a1, c1))
 
 
 def mask_select(s_i, v_i, selection_i: Selection) -> tuple[tf.Tensor, tf.Tensor]:
@@ -202,7 +204,8 @@ def combine_and(party: int, e, f, triple_i: AndTriple) -> tf.Tensor:
 def sign_share(z_i, carry_i) -> tf.Tensor:
     """Party i's XOR share (0 or 1, ``tf.uint8``) of the sum's bit 63: bit 63 of its arithmetic share
     `z_i` (its share of x0 ^ x1) XOR its share of the carry into bit 63 (the tree's last G, 1 bit)."""
-    bit63 = tf.bitwise.bitwise_and(tf.bitwise.right_shift(ring.as_ring(z_i, "z"), tf.constant(63, ring.DTYPE)), 1)
+    top = tf.bitwise.right_shift(ring.as_ring(z_i, "z"), tf.constant(63, ring.DTYPE))
+    bit63 = tf.bitwise.bitwise_and(top, 1)
     carry = tf.bitwise.bitwise_and(ring.as_ring(carry_i, "carry"), 1)
     return tf.cast(tf.bitwise.bitwise_xor(bit63, carry), tf.uint8)
 

@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from he_tf.protocol import binary, ring
+from he_tf.protocol import binary
 
 
 def _unconverted(method: Callable) -> Callable:
@@ -92,8 +92,8 @@ class Comparisons:
 
         The result is the index as a shared fixed-point integer (``axis`` removed; revealed as float64),
         or with ``one_hot=True`` a shared 0/1 vector along `axis`. Ties go to the first maximal index.
-        ceil(log2 n) rounds of comparisons; each product also selects the candidates' one-hot vectors
-        (n + 1 values per pair instead of 1).
+        ceil(log2 n) levels of 8 rounds; each selection also carries the candidates' indices (2 values
+        per pair instead of 1), or their one-hot vectors (n + 1).
         """
         x = self._finish(self._check(x, "argmax"), True)
         axis = 0 if axis is None else _static(axis, "argmax")
@@ -102,20 +102,20 @@ class Comparisons:
         rank, (axis,) = self._reduced_axes(x, int(axis), "argmax")
         flat = self._flatten_axes(x, (axis,), rank)
         n = int(flat.shape[-1])
-        eye = tf.constant(np.eye(n, dtype=np.int64) << x.fraction_bits)
+        # Each candidate carries its public index, at x's fraction bits: as a number, or one-hot.
+        index = np.eye(n, dtype=np.int64) if one_hot else np.arange(n, dtype=np.int64)[:, None]
+        index = tf.constant(index << x.fraction_bits)
 
-        def candidates(party, s):  # [..., n, 1 + n]: each value with its public one-hot index
-            onehot = tf.broadcast_to(eye, tf.concat([tf.shape(s), [n]], 0))
-            return tf.concat([s[..., None], onehot if party == 0 else tf.zeros_like(onehot)], -1)
+        def candidates(party, s):  # [..., n, 1 + k]: each value with its index (party 0 adds it)
+            carried = tf.broadcast_to(index, tf.concat([tf.shape(s), index.shape[-1:]], 0))
+            return tf.concat([s[..., None], carried if party == 0 else tf.zeros_like(carried)], -1)
 
         winner = self._tournament(self._local(candidates, flat), "argmax")
-        onehot = self._local(lambda _, s: s[..., 0, 1:], winner)
-        if one_hot:
-            perm = list(range(rank - 1))
-            perm.insert(axis, rank - 1)
-            return self._local(lambda _, s: tf.transpose(s, perm), onehot)
-        indices = tf.range(n, dtype=ring.DTYPE)
-        return self._local(lambda _, s: ring.reduce_sum(ring.mul(s, indices), -1), onehot)
+        if not one_hot:
+            return self._local(lambda _, s: s[..., 0, 1], winner)
+        perm = list(range(rank - 1))
+        perm.insert(axis, rank - 1)
+        return self._local(lambda _, s: tf.transpose(s[..., 0, 1:], perm), winner)
 
     # --- the sign bit ----------------------------------------------------------------------------
 
@@ -165,7 +165,8 @@ class Comparisons:
     def _and_round(self, label: str, shape, bits: int, pairs) -> list:
         """x & y on `bits`-bit words for each ((x_0, x_1), (y_0, y_1)) of `pairs`, XOR-shared, in one
         exchange."""
-        triples = [self.provider.and_triple(self._roles, f"{label}.{j}", shape, bits) for j in range(len(pairs))]
+        triples = [self.provider.and_triple(self._roles, f"{label}.{j}", shape, bits)
+                   for j in range(len(pairs))]
         masked = [[binary.mask_and(x[party], y[party], t[party]) for (x, y), t in zip(pairs, triples)]
                   for party in self._parties_on_devices()]
         opened = self._exchange(label, masked, _xor_all)
@@ -174,7 +175,7 @@ class Comparisons:
         return [(combined[0][j], combined[1][j]) for j in range(len(pairs))]
 
     def _bit_to_arithmetic(self, label: str, shape, sign):
-        """The XOR-shared bit `sign` as additive ring shares (zero fraction bits), with a shared random bit."""
+        """The XOR-shared bit `sign` as additive ring shares (zero fraction bits), by a shared random bit."""
         bits = self.provider.shared_bit(self._roles, f"{label}[bit]", shape)
         masked = [binary.mask_bit(sign[party], bits[party]) for party in self._parties_on_devices()]
         opened = self._exchange(f"{label}[bit]", masked, _xor_all)

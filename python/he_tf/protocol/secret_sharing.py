@@ -385,8 +385,9 @@ class SecretSharing(Comparisons, Protocol):
             received = transcript.send(masked[other], to=self.parties[party], sender=self.parties[other],
                                        kind="masked", label=f"{label}[masked share {other}]")
             with tf.device(self._device(self.parties[party])):
-                opened.append(tf.nest.map_structure(ring.reconstruct, masked[party], received) if open_fn is None
-                              else open_fn(masked[party], received))
+                own = masked[party]
+                opened.append(tf.nest.map_structure(ring.reconstruct, own, received) if open_fn is None
+                              else open_fn(own, received))
         return opened
 
     def _beaver(self, x: SharedTensor, y: SharedTensor, kind: beaver.Kind, bits: int) -> SharedTensor:
