@@ -54,6 +54,8 @@ WORKLOADS = (
     ("reduce_max over 4", (256, 4), lambda ss, x, y: ss.reduce_max(x, 1), lambda x, y: x.max(1)),
     ("reduce_max over 16", (64, 16), lambda ss, x, y: ss.reduce_max(x, 1), lambda x, y: x.max(1)),
     ("argmax over 10 (index)", (100, 10), lambda ss, x, y: ss.argmax(x, 1), lambda x, y: x.argmax(1)),
+    ("argmax over 10 (one-hot)", (100, 10), lambda ss, x, y: ss.argmax(x, 1, one_hot=True),
+     lambda x, y: np.eye(10)[x.argmax(1)]),
     ("max pooling 2x2 on (4, 8, 8, 8)", (4, 8, 8, 8), _pool,
      lambda x, y: x.reshape(4, 4, 2, 4, 2, 8).max(axis=(2, 4))),
 )
