@@ -16,8 +16,8 @@ value (mixed into it). Every comparison reduces to the sign bit of one shared di
 
 So every op of one comparison takes 8 rounds, and ``reduce_max``/``argmax`` over n values
 ceil(log2 n) times 8 (a tournament of adjacent pairs). Nothing is approximated: the sign is that of
-the ring value read in two's complement, exact while |x - y| * 2^f < 2^63 (always, for values within
-the fixed-point encoding's range). Ties: ``argmax`` gives the first maximal index (as ``np.argmax``):
+the ring value read in two's complement, exact while |x - y| * 2^b < 2^63, b the operands' fraction
+bits (always, for values within the fixed-point encoding's range when ``headroom_bits`` >= 1). Ties: ``argmax`` gives the first maximal index (as ``np.argmax``):
 the right of two candidates wins only when strictly greater, and the pairs keep their order.
 
 What the players see: masked words (each opening is masked by a fresh triple's uniform a or b, or the
