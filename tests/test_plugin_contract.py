@@ -26,10 +26,33 @@ def test_every_op_is_exported_and_documented_once():
     for op in optable.OPS:
         function = getattr(he_tf, op.name)
         assert function is routing.FUNCTIONS[op.name] and op.name in he_tf.__all__
-        # The table's argument names are the CKKS implementation's: one truth for the signature.
-        assert tuple(inspect.signature(op.ckks).parameters) == op.args, op.name
+        # The table's argument names are the CKKS implementation's (or, without one, the table's own
+        # arguments and defaults): one truth for the signature.
+        assert tuple(op.signature.parameters) == op.args, op.name
         assert set(op.private) <= set(op.args)
-        assert inspect.signature(function) == inspect.signature(op.ckks)
+        assert inspect.signature(function) == op.signature
+        if op.ckks is not None:
+            assert op.signature == inspect.signature(op.ckks) and not op.defaults
+        else:
+            assert function.__doc__.startswith(op.doc)
+
+
+def test_an_op_without_ckks_is_refused_on_hetensors_naming_secret_sharing(keys):
+    """Comparisons have no CKKS implementation: every route to them refuses HETensors the same way."""
+    x = he_tf.encrypt(keys.public, X)
+    lacking = [op.name for op in optable.OPS if op.ckks is None]
+    assert lacking == ["greater", "less", "relu", "maximum", "reduce_max", "argmax"]
+    assert not CKKS.supports("relu") and CKKS.supports("add") and SecretSharing.supports("relu")
+    calls = [lambda: tf.math.greater(x, 0.0), lambda: x > 0.0, lambda: 0.0 < x, lambda: tf.math.less(x, 1.0),
+             lambda: tf.nn.relu(x), lambda: he_tf.relu(x), lambda: tf.maximum(x, 0.0),
+             lambda: tf.reduce_max(x), lambda: tf.math.argmax(x, axis=1), lambda: he_tf.argmax(x)]
+    for call in calls:
+        with pytest.raises(TypeError, match=r"(greater|less|relu|maximum|reduce_max|argmax) is not supported "
+                                            r"on encrypted tensors \(CKKS HETensors\).*"
+                                            r"he_tf.convert\(x, to=SecretSharing.*: SecretSharing"):
+            call()
+    with pytest.raises(TypeError, match="greater_equal is not supported on encrypted tensors.*secret shar"):
+        tf.math.greater_equal(x, 0.0)
 
 
 def test_tf_scalar_mul_reaches_multiply_on_every_protocol(keys):

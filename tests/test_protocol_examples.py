@@ -26,10 +26,12 @@ def test_protocol_examples_run(capsys):
 def test_protocols_page_example_runs():
     import he_tf
 
-    # The page's first block runs here; its cluster block needs servers: tests/test_cluster.py runs that code.
+    # The page's first two blocks run here (the second: comparisons); its cluster block needs servers:
+    # tests/test_cluster.py runs that code.
     blocks = re.findall(r"```python\n(.*?)```", (DOCS / "protocols.md").read_text(), flags=re.S)
-    assert len(blocks) == 2
+    assert len(blocks) == 3 and "ClusterConfig" in blocks[2]
     try:
-        exec(compile(blocks[0], "protocols.md", "exec"), {})  # noqa: S102 (our docs)
+        for block in blocks[:2]:
+            exec(compile(block, "protocols.md", "exec"), {})  # noqa: S102 (our docs)
     finally:
         he_tf.set_config(he_tf.LocalConfig())

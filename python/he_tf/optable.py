@@ -1,7 +1,9 @@
 """The op table: every op on private tensors, declared once.
 
 An :class:`Op` names the op, the arguments of ``he_tf.<name>`` and which of
-them may be private, its CKKS implementation (on HETensors), the Python
+them may be private, its CKKS implementation (on HETensors; None for an op
+CKKS cannot compute, such as a comparison, which routing refuses on
+HETensors naming the protocols that have it), the Python
 operators it answers and the TensorFlow APIs that reach it (:class:`Api`:
 which of the API's arguments may be private, and how its arguments map to
 the op's). ``he_tf.routing`` generates from this table the ``he_tf.<op>``
@@ -11,12 +13,14 @@ protocol lacks. A protocol implements an op as a method of the same name
 taking the op's arguments.
 
 Adding an op: its CKKS implementation (``arithmetic.py`` / ``manipulation.py``,
-over the raw ops of ``ops.py``), one entry here, a test.
+over the raw ops of ``ops.py``) or ``ckks=None`` with the arguments' defaults,
+one entry here, a method of its name on each protocol that computes it, a test.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Callable, Mapping, Optional
 
 import tensorflow as tf
@@ -45,15 +49,30 @@ class Api:
 
 @dataclasses.dataclass(frozen=True)
 class Op:
-    """One op: ``he_tf.<name>(*args)``; ``ckks`` computes it on HETensors."""
+    """One op: ``he_tf.<name>(*args)``; ``ckks`` computes it on HETensors (None: CKKS cannot).
+
+    ``defaults``: (argument, default) pairs of ``he_tf.<name>`` for an op without a CKKS implementation,
+    whose signature otherwise gives them.
+    """
 
     name: str
     args: tuple[str, ...]
     private: tuple[str, ...]  # which of args may be private tensors
-    ckks: Callable
+    ckks: Optional[Callable]
     doc: str
     apis: tuple[Api, ...] = ()
     operators: tuple[str, ...] = ()  # "__add__" (self first) and "__radd__" (self second), "__neg__"
+    defaults: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def signature(self) -> inspect.Signature:
+        """``he_tf.<name>``'s signature: the CKKS implementation's, else the arguments with ``defaults``."""
+        if self.ckks is not None:
+            return inspect.signature(self.ckks)
+        defaults = dict(self.defaults)
+        return inspect.Signature([inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                    default=defaults.get(a, inspect.Parameter.empty))
+                                  for a in self.args])
 
 
 def _swap_last_two(x):
@@ -71,6 +90,13 @@ def _matmul(arguments: Mapping[str, object]) -> tuple:
     if arguments["transpose_b"] or arguments["adjoint_b"]:
         b = _swap_last_two(b)
     return a, b
+
+
+def _argmax(arguments: Mapping[str, object]) -> tuple:
+    """tf.math.argmax: axis None is axis 0; the index is revealed as float64 whatever ``output_type``."""
+    if arguments["output_type"] not in (tf.int32, tf.int64):
+        raise TypeError(f"argmax gives integer indices; output_type {arguments['output_type']!r} is not one")
+    return arguments["input"], 0 if arguments["axis"] is None else arguments["axis"]
 
 
 def _gather(arguments: Mapping[str, object]) -> tuple:
@@ -112,6 +138,19 @@ OPS: tuple[Op, ...] = (
        (Api(tf.stack, ("values",), ("values", "axis"), listed=True),)),
     Op("gather", ("x", "indices", "axis"), ("x",), manipulation.gather, "``tf.gather`` along one axis.",
        (Api(tf.gather, ("params",), adapt=_gather),)),
+    # Comparisons: no CKKS implementation (a ciphertext cannot be compared); secret sharing computes them.
+    Op("greater", ("x", "y"), ("x", "y"), None, "``x > y``, a private 0 or 1.",
+       (Api(tf.math.greater, ("x", "y"), ("x", "y")),), ("__gt__",)),
+    Op("less", ("x", "y"), ("x", "y"), None, "``x < y``, a private 0 or 1.",
+       (Api(tf.math.less, ("x", "y"), ("x", "y")),), ("__lt__",)),
+    Op("relu", ("x",), ("x",), None, "``max(x, 0)``.", (Api(tf.nn.relu, ("features",), ("features",)),)),
+    Op("maximum", ("x", "y"), ("x", "y"), None, "The elementwise maximum.",
+       (Api(tf.math.maximum, ("x", "y"), ("x", "y")),)),
+    Op("reduce_max", ("x", "axis", "keepdims"), ("x",), None, "Maximum over axes.",
+       (Api(tf.math.reduce_max, ("input_tensor",), ("input_tensor", "axis", "keepdims")),),
+       defaults=(("axis", None), ("keepdims", False))),
+    Op("argmax", ("x", "axis"), ("x",), None, "The index of the maximum along an axis (the first, for ties).",
+       (Api(tf.math.argmax, ("input",), adapt=_argmax),), defaults=(("axis", None),)),
 )
 
 BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -58,27 +58,45 @@ def _unsupported(op: str, protocol: base.Protocol) -> TypeError:
                      f"{', '.join(supported)}; {fix}")
 
 
+def _not_under_ckks(op: str) -> TypeError:
+    having = [cls.__name__ for cls in base.protocol_classes() if cls.supports(op)]
+    return TypeError(f"{op} is not supported on encrypted tensors (CKKS HETensors): a ciphertext cannot be "
+                     f"compared (CKKS computes polynomials only). Convert the operands to secret sharing "
+                     f"first, "
+                     f"he_tf.convert(x, to=SecretSharing(players=(key_owner, evaluator))); protocols that "
+                     f"have {op}: {', '.join(having) or 'none installed'}")
+
+
 def call(op: str, *args):
     """Runs ``op`` on its operands' protocol."""
     flat = [v for a in args for v in (a if isinstance(a, (list, tuple)) else [a])]
     protocol = _protocol_of_operands(op, flat)
     if protocol is None:
-        return optable.BY_NAME[op].ckks(*args)
+        ckks = optable.BY_NAME[op].ckks
+        if ckks is None:
+            raise _not_under_ckks(op)
+        return ckks(*args)
     if not protocol.supports(op):
         raise _unsupported(op, protocol)
     return getattr(protocol, op)(*args)
 
 
 def _function(op: optable.Op) -> Callable:
-    """``he_tf.<op>``: the CKKS implementation's signature and docs, routed by the operands' protocol."""
-    signature = inspect.signature(op.ckks)
+    """``he_tf.<op>``: the op's signature and the CKKS implementation's docs (else the table's), routed by
+    the operands' protocol."""
+    signature = op.signature
 
-    @functools.wraps(op.ckks)
     def routed(*args, **kwargs):
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         return call(op.name, *bound.args)
 
+    if op.ckks is not None:
+        routed = functools.wraps(op.ckks)(routed)
+    else:
+        routed.__name__ = routed.__qualname__ = op.name
+        routed.__doc__ = f"{op.doc} Not under CKKS: on private tensors of a protocol that computes it."
+        routed.__signature__ = signature
     routed.__module__ = "he_tf"
     return routed
 
@@ -101,6 +119,7 @@ def _handler(op: optable.Op, api: optable.Api) -> Callable:
 
 
 _HANDLERS = [(api, _handler(op, api)) for op in optable.OPS for api in op.apis]
+_OP_OF_API = {api.fn: op.name for op in optable.OPS for api in op.apis}
 
 
 def _dispatch_for(cls: type) -> None:
@@ -132,11 +151,21 @@ class _RefuseOtherOps(tf_dispatch.GlobalOpDispatcher):
         private = next((v for v in values if is_private(v)), None)
         if private is None:
             return self.NOT_SUPPORTED
+        # A table op whose handler refused (TensorFlow's generated ops replace the handler's TypeError by
+        # this dispatcher's): the refusal that names the protocols having it.
+        table_op = _OP_OF_API.get(op)
+        if table_op is not None and isinstance(private, HETensor) and optable.BY_NAME[table_op].ckks is None:
+            raise _not_under_ckks(table_op)
+        if table_op is not None and not isinstance(private, HETensor) and \
+                not private.protocol.supports(table_op):
+            raise _unsupported(table_op, private.protocol)
         if isinstance(private, HETensor):
             raise TypeError(
                 f"{name} is not supported on encrypted tensors (HETensor): he-tf computes "
-                f"{', '.join(o.name for o in optable.OPS)} on ciphertexts. Comparisons and other non-polynomial "
-                "functions need the key owner: decrypt first, or approximate the function with tf.math.polyval."
+                f"{', '.join(o.name for o in optable.OPS if o.ckks is not None)} on ciphertexts. Other "
+                "non-polynomial functions need the key owner: decrypt first, approximate the function with "
+                "tf.math.polyval, or convert to secret sharing (he_tf.convert(x, to=SecretSharing(...))), "
+                f"which computes {', '.join(o.name for o in optable.OPS if o.ckks is None)} exactly."
             )
         protocol = private.protocol
         supported = [o.name for o in optable.OPS if protocol.supports(o.name)]

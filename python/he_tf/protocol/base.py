@@ -149,6 +149,17 @@ class Protocol:
         return f"{type(self).__name__}(key={self.key!r})"
 
 
+def protocol_classes() -> list[type]:
+    """Every subclass of :class:`Protocol` defined in this process (built in, or of a plugin imported)."""
+    found, todo = [], [Protocol]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in found:
+                found.append(sub)
+                todo.append(sub)
+    return found
+
+
 def lookup(key: str) -> Protocol:
     """The protocol a private tensor's ``protocol_key`` names."""
     try:

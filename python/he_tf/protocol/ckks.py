@@ -164,8 +164,8 @@ class CKKS(Protocol):
 
     @classmethod
     def supports(cls, op: str) -> bool:
-        """Every op of the op table: each has a CKKS implementation (``he_tf.optable``)."""
-        return op in optable.BY_NAME
+        """Every op of the op table with a CKKS implementation (``he_tf.optable``; comparisons have none)."""
+        return op in optable.BY_NAME and optable.BY_NAME[op].ckks is not None
 
     def send(self, x: HETensor, *, to: str, sender: str, kind: str, label: str, origin: Optional[str] = None
              ) -> HETensor:

@@ -1,10 +1,15 @@
-"""Where secret sharing gets its correlated randomness: providers of Beaver triples and square pairs.
+"""Where secret sharing gets its correlated randomness: providers of Beaver triples, square pairs, binary
+triples and shared bits.
 
 :class:`~he_tf.protocol.secret_sharing.SecretSharing` asks its provider (``SecretSharing(provider=...)``)
-for one fresh triple per product of two private values and one square pair per square, in the spirit of
-CrypTen's ``TupleProvider`` and TF Encrypted's triple sources. This is the place a plugin supplies
-correlated randomness (a preprocessing phase, an oblivious-transfer or HE-based generator, a file of
-precomputed tuples): subclass :class:`Provider` and implement its two methods.
+for one fresh triple per product of two private values and one square pair per square, and, for each
+comparison (``he_tf.protocol.comparison``), twelve binary (AND) triples on words of 64 down to 1 bits
+and one random bit shared both in binary and in the ring (alone for ``greater``/``less``, with a
+selection pair (a, a * r) for ``relu``/``maximum``), in the spirit of CrypTen's ``TupleProvider`` and
+TF Encrypted's triple sources.
+This is the place a plugin supplies correlated randomness (a preprocessing phase, an oblivious-transfer
+or HE-based generator, a file of precomputed tuples): subclass :class:`Provider` and implement its five
+methods.
 
 The protocol needs nothing else from a third party: an input's two shares are split with its owner's
 own randomness, and fixed-point truncation is local (SecureML), so there are no input masks or
@@ -13,7 +18,8 @@ truncation pairs to provide.
 Two providers are built in:
 
 - :class:`Dealer` (the default): the dealer draws the triple and sends each party its share, 3 ring
-  tensors per party per triple (2 for a square pair);
+  tensors per party per triple (2 for a square pair, 3 words for a binary triple, a byte and a ring
+  element per shared bit, plus 2 ring tensors shaped like the value for a selection);
 - :class:`SeededDealer`: party 0's share is pseudorandom, so the dealer sends party 0 one 16-byte seed
   (transcript kind ``"seed"``) that party 0 expands on its own device with TensorFlow's stateless random
   ops, and party 1 its share as before (which corrects party 0's pseudorandom part to a valid triple).
@@ -49,8 +55,9 @@ from typing import Callable, Sequence, Union
 
 import tensorflow as tf
 
-from he_tf.protocol import beaver, ring, transcript
+from he_tf.protocol import beaver, binary, ring, transcript
 from he_tf.protocol.beaver import Kind, SquarePair, Triple
+from he_tf.protocol.binary import AndTriple, Selection, SharedBit
 from he_tf.protocol.players import get_config
 
 Uniform = Callable[[str, object], tf.Tensor]
@@ -113,6 +120,22 @@ class Provider(abc.ABC):
     def square_pair(self, roles: Roles, label: str, shape: Shape) -> tuple[SquarePair, SquarePair]:
         """Shares of (a, a^2) with a uniform of `shape`."""
 
+    @abc.abstractmethod
+    def and_triple(self, roles: Roles, label: str, shape: Shape, bits: int) -> tuple[AndTriple, AndTriple]:
+        """XOR shares of (a, b, a & b) with a, b uniform `bits`-bit words of `shape`, each part in
+        ``binary.wire_dtype(bits)`` (``binary.and_triple`` deals them; comparisons)."""
+
+    @abc.abstractmethod
+    def shared_bit(self, roles: Roles, label: str, shape: Shape) -> tuple[SharedBit, SharedBit]:
+        """Shares of a uniform random bit r of `shape`, XOR-shared and additively shared in the ring
+        (turning a binary-shared bit into an arithmetic one)."""
+
+    @abc.abstractmethod
+    def selection(self, roles: Roles, label: str, bit_shape: Shape,
+                  value_shape: Shape) -> tuple[Selection, Selection]:
+        """Shares of a uniform bit r of `bit_shape` (both forms), of a uniform a of `value_shape` and of
+        a * r (r broadcast to `value_shape`): a binary-shared bit times a value in one round."""
+
 
 class Dealer(Provider):
     """The dealer draws each triple on its device and sends each party its share (3 tensors each)."""
@@ -130,6 +153,27 @@ class Dealer(Provider):
         with tf.device(roles.device(roles.dealer)):
             a = roles.random(roles.dealer, s)
             shares = beaver.square_pair(a, (roles.random(roles.dealer, s), roles.random(roles.dealer, s)))
+        return tuple(roles.hand_out(label, party, share) for party, share in enumerate(shares))
+
+    def and_triple(self, roles, label, shape, bits):
+        (s,) = _at_dealer(roles, label, shape)
+        with tf.device(roles.device(roles.dealer)):
+            a, b = roles.random(roles.dealer, s), roles.random(roles.dealer, s)
+            shares = binary.and_triple(a, b, [roles.random(roles.dealer, s) for _ in range(3)], bits)
+        return tuple(roles.hand_out(label, party, share) for party, share in enumerate(shares))
+
+    def shared_bit(self, roles, label, shape):
+        (s,) = _at_dealer(roles, label, shape)
+        with tf.device(roles.device(roles.dealer)):
+            r = _random_bit(roles, s)
+            shares = binary.shared_bit(r, (roles.random(roles.dealer, s), roles.random(roles.dealer, s)))
+        return tuple(roles.hand_out(label, party, share) for party, share in enumerate(shares))
+
+    def selection(self, roles, label, bit_shape, value_shape):
+        sb, sv = _at_dealer(roles, label, bit_shape, value_shape)
+        with tf.device(roles.device(roles.dealer)):
+            r, a = _random_bit(roles, sb), roles.random(roles.dealer, sv)
+            shares = binary.selection(r, a, [roles.random(roles.dealer, s) for s in (sb, sb, sv, sv)])
         return tuple(roles.hand_out(label, party, share) for party, share in enumerate(shares))
 
 
@@ -161,6 +205,46 @@ class SeededDealer(Provider):
             _, second = beaver.square_pair(a, expand(seed, (s, s)))
         first = _party0_share(roles, label, seed, lambda: (shape, shape))
         return SquarePair(*first), roles.hand_out(label, 1, second)
+
+    def and_triple(self, roles, label, shape, bits):
+        (s,) = _at_dealer(roles, label, shape)
+        with tf.device(roles.device(roles.dealer)):
+            a, b = roles.random(roles.dealer, s), roles.random(roles.dealer, s)
+            seed = roles.random(roles.dealer, SEED_SHAPE)
+            _, second = binary.and_triple(a, b, expand(seed, (s, s, s)), bits)
+        first = _party0_share(roles, label, seed, lambda: (shape, shape, shape))
+        with tf.device(roles.device(roles.parties[0])):  # the same low bits the dealer kept
+            first = AndTriple(*(binary.narrow(part, bits) for part in first))
+        return first, roles.hand_out(label, 1, second)
+
+    def shared_bit(self, roles, label, shape):
+        (s,) = _at_dealer(roles, label, shape)
+        with tf.device(roles.device(roles.dealer)):
+            r = _random_bit(roles, s)
+            seed = roles.random(roles.dealer, SEED_SHAPE)
+            _, second = binary.shared_bit(r, expand(seed, (s, s)))
+        # Party 0 derives the same share from the seed: bit 0 of the first word, the second as is.
+        (word, element) = _party0_share(roles, label, seed, lambda: (shape, shape))
+        with tf.device(roles.device(roles.parties[0])):
+            mine = SharedBit(tf.cast(tf.bitwise.bitwise_and(word, 1), tf.uint8), element)
+        return mine, roles.hand_out(label, 1, second)
+
+    def selection(self, roles, label, bit_shape, value_shape):
+        sb, sv = _at_dealer(roles, label, bit_shape, value_shape)
+        with tf.device(roles.device(roles.dealer)):
+            r, a = _random_bit(roles, sb), roles.random(roles.dealer, sv)
+            seed = roles.random(roles.dealer, SEED_SHAPE)
+            _, second = binary.selection(r, a, expand(seed, (sb, sb, sv, sv)))
+        word, element, a0, c0 = _party0_share(roles, label, seed,
+                                              lambda: (bit_shape, bit_shape, value_shape, value_shape))
+        with tf.device(roles.device(roles.parties[0])):
+            mine = Selection(tf.cast(tf.bitwise.bitwise_and(word, 1), tf.uint8), element, a0, c0)
+        return mine, roles.hand_out(label, 1, second)
+
+
+def _random_bit(roles: Roles, shape: Shape) -> tf.Tensor:
+    """Uniform bits (0 or 1, ring elements) on the dealer: bit 0 of its ``uniform`` draws."""
+    return tf.bitwise.bitwise_and(roles.random(roles.dealer, shape), 1)
 
 
 def _party0_share(roles: Roles, label: str, seed: tf.Tensor, shapes: Callable[[], Sequence[Shape]]) -> list:

@@ -12,6 +12,8 @@ first player's device and v1 on the second's. Additions, public multipliers, sum
 transposes are local; a product of two private values costs one Beaver triple from the dealer and one
 exchange of masked shares; fixed-point products are truncated locally (SecureML), exact to one unit
 of 2^-f except with probability about |product| * 2^(2f) / 2^64 per element (``ring.truncate_share``).
+Comparisons (greater, less, relu, maximum, reduce_max, argmax) are exact, 8 rounds each, by binary
+triples (:mod:`he_tf.protocol.comparison`).
 
 Security model: semi-honest players, a dealer that colludes with neither player. Every tensor that
 reaches a player goes through ``transcript.send``/``place``, so ``he_tf.protocol.recording()`` shows
@@ -38,6 +40,7 @@ import tensorflow as tf
 from he_tf import ops
 from he_tf.protocol import beaver, ring, transcript
 from he_tf.protocol.base import PrivateTensor, Protocol, is_private
+from he_tf.protocol.comparison import Comparisons
 from he_tf.protocol.fixed_point import FixedPoint
 from he_tf.protocol.players import get_config
 from he_tf.protocol.providers import Dealer, Provider, Roles, Shape, Uniform
@@ -76,7 +79,7 @@ class SharedTensor(tf.experimental.ExtensionType, PrivateTensor):
         return self.share0, self.share1
 
 
-class SecretSharing(Protocol):
+class SecretSharing(Comparisons, Protocol):
     """Two-party additive secret sharing (semi-honest) with a dealer of Beaver triples.
 
     Parameters
@@ -94,8 +97,9 @@ class SecretSharing(Protocol):
     uniform
         ``fn(player, shape)`` drawing uniform int64 on that player's device; ``ops.random_ring`` by default.
     provider
-        Where Beaver triples and square pairs come from (:mod:`he_tf.protocol.providers`, the place a plugin
-        supplies correlated randomness): a :class:`~he_tf.protocol.providers.Dealer` by default.
+        Where Beaver triples, square pairs and the comparisons' binary triples and bits come from
+        (:mod:`he_tf.protocol.providers`, the place a plugin supplies correlated randomness): a
+        :class:`~he_tf.protocol.providers.Dealer` by default.
 
     Raises
     ------
@@ -372,15 +376,18 @@ class SecretSharing(Protocol):
             z = self._local(lambda _, s: op(value, s), y, bits)
         return self._finish(z, truncate)
 
-    def _exchange(self, label: str, masked: Sequence) -> list:
-        """Each party sends its masked shares to the other; returns the opened values at each party."""
+    def _exchange(self, label: str, masked: Sequence, open_fn: Optional[Callable] = None) -> list:
+        """Each party sends its masked shares to the other; returns the opened values at each party:
+        ``open_fn(own, received)``, by default their sums in the ring."""
         opened = []
         for party in (0, 1):
             other = 1 - party
             received = transcript.send(masked[other], to=self.parties[party], sender=self.parties[other],
                                        kind="masked", label=f"{label}[masked share {other}]")
             with tf.device(self._device(self.parties[party])):
-                opened.append(tf.nest.map_structure(ring.reconstruct, masked[party], received))
+                own = masked[party]
+                opened.append(tf.nest.map_structure(ring.reconstruct, own, received) if open_fn is None
+                              else open_fn(own, received))
         return opened
 
     def _beaver(self, x: SharedTensor, y: SharedTensor, kind: beaver.Kind, bits: int) -> SharedTensor:
