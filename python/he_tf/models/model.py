@@ -523,8 +523,8 @@ class EncryptedModel:
         if x.ndim > 2 and x.shape[1:] == self.input_shape:
             x = x.reshape(len(x), -1)
         if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise ValueError(f"{self.name} takes samples of shape {self.input_shape} ({self.n_features} "
-                             f"features flattened), got shape {x.shape}")
+            shaped = "" if len(self.input_shape) == 1 else f" (samples of shape {self.input_shape}, flattened)"
+            raise ValueError(f"{self.name} takes {self.n_features} features per sample{shaped}, got shape {x.shape}")
         for step in steps:
             x = step.plain(x)
         return x
