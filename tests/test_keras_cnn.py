@@ -120,6 +120,9 @@ def _randomize(model: keras.Model, seed: int) -> None:
     lambda: [keras.layers.Conv2D(4, (3, 2), strides=(1, 2), use_bias=False), keras.layers.BatchNormalization(),
              keras.layers.Conv2D(2, 2, padding="same", activation=tf.math.square),
              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)],
+    # zero padding (uneven), as CryptoNets pads 28x28 to 29x29 before its strided convolution
+    lambda: [keras.layers.ZeroPadding2D(((1, 0), (2, 1))), keras.layers.Conv2D(2, 5, strides=2),
+             keras.layers.Activation(tf.math.square), keras.layers.Flatten(), keras.layers.Dense(3)],
     # Reshape, a Dense on every position, pooling with strides other than its size, polynomial activation
     lambda: [keras.layers.Reshape((7, 9, 2)), keras.layers.Dense(3),
              keras.layers.Activation(hm.PolynomialActivation([0.1, 0.5, 0.2])),

@@ -1,6 +1,6 @@
 """Image layers as the matrices of their linear maps on flattened, row-major ``(height, width, channels)``.
 
-A convolution, an average pooling or a per-channel scaling is linear in its
+A convolution, an average pooling, zero padding or a per-channel scaling is linear in its
 input: on samples flattened in row-major order (channels last, as Keras and
 TensorFlow store them) each is ``x @ matrix`` for one ``(inputs, outputs)``
 matrix, built here exactly (no sampling) from the layer's weights and
@@ -82,6 +82,21 @@ def average_pool2d(input_shape: tuple[int, int, int], pool_size: tuple[int, int]
     spatial = spatial.reshape(height * width, oh * ow)
     spatial /= spatial.sum(axis=0, keepdims=True)  # the positions each window covers
     return np.kron(spatial, np.eye(channels)), (oh, ow, channels)
+
+
+def zero_pad2d(input_shape: tuple[int, int, int], padding: tuple[tuple[int, int], tuple[int, int]]
+               ) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """The matrix of zero padding ``((top, bottom), (left, right))`` (a selection) and the output shape."""
+    height, width, channels = input_shape
+    (top, bottom), (left, right) = padding
+    out = (height + top + bottom, width + left + right, channels)
+    index = np.arange(height * width * channels).reshape(input_shape)
+    target = np.zeros(out, dtype=np.int64) - 1
+    target[top:top + height, left:left + width] = index
+    matrix = np.zeros((height * width * channels, math.prod(out)))
+    kept = target.reshape(-1) >= 0
+    matrix[target.reshape(-1)[kept], np.flatnonzero(kept)] = 1.0
+    return matrix, out
 
 
 def global_average_pool2d(input_shape: tuple[int, int, int]) -> np.ndarray:

@@ -1,7 +1,7 @@
 """from_keras: a trained Keras model (dense or convolutional) to an EncryptedModel.
 
 Affine layers (Dense, Conv2D, AveragePooling2D, GlobalAveragePooling2D,
-Normalization, Rescaling, BatchNormalization at inference) become Dense steps
+ZeroPadding2D, Normalization, Rescaling, BatchNormalization at inference) become Dense steps
 on the sample flattened in row-major order (:mod:`he_tf.models.image_layers`),
 merged where nothing non-linear separates them; layers that only reshape
 (Flatten, Reshape) or are the identity at inference (Dropout, noise) vanish.
@@ -25,9 +25,9 @@ from he_tf.models.model import PRECISION_BITS, EncryptedModel, from_steps
 from he_tf.models.steps import Dense, Polynomial, Square, Step
 
 SUPPORTED = (
-    "Dense, Conv2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Activation, Softmax, "
-    "Normalization, Rescaling, BatchNormalization, Dropout and noise layers (channels_last), and nested "
-    "models of these, in a chain"
+    "Dense, Conv2D, AveragePooling2D, GlobalAveragePooling2D, ZeroPadding2D, Flatten, Reshape, Activation, "
+    "Softmax, Normalization, Rescaling, BatchNormalization, Dropout and noise layers (channels_last), and "
+    "nested models of these, in a chain"
 )
 _RETRAIN = ("retrain with tf.math.square or he_tf.models.PolynomialActivation activations and "
             "AveragePooling2D in place of max pooling")
@@ -58,7 +58,7 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
         on inputs of shape ``(batch, features)`` or images ``(batch, height,
         width, channels)``: Dense and Conv2D layers (``"valid"`` or
         ``"same"`` padding, any strides, no dilation or groups, channels
-        last), average pooling, Flatten and Reshape, BatchNormalization
+        last), average pooling, ZeroPadding2D, Flatten and Reshape, BatchNormalization
         (folded into the layer before), hidden activations ``tf.math.square``
         or :class:`PolynomialActivation`, and a linear, sigmoid or softmax
         output. The model records the input shape
@@ -224,6 +224,10 @@ def _convert(layer: keras.layers.Layer) -> list[Item]:
         _channels_last(layer)
         matrix, _ = image_layers.average_pool2d(_image_shape(layer), tuple(layer.pool_size),
                                                 tuple(layer.strides), layer.padding)
+        return [Dense(matrix, np.zeros(matrix.shape[1]))]
+    if isinstance(layer, keras.layers.ZeroPadding2D):
+        _channels_last(layer)
+        matrix, _ = image_layers.zero_pad2d(_image_shape(layer), tuple(tuple(p) for p in layer.padding))
         return [Dense(matrix, np.zeros(matrix.shape[1]))]
     if isinstance(layer, keras.layers.GlobalAveragePooling2D):
         _channels_last(layer)
