@@ -1,4 +1,4 @@
-"""Encrypted inference for linear and logistic regression (and small polynomial networks).
+"""Encrypted inference for linear and logistic regression and polynomial networks, dense or convolutional.
 
 A model owner serves predictions on data it never sees::
 
@@ -11,7 +11,7 @@ A model owner serves predictions on data it never sees::
     prediction.outputs, prediction.labels()
 
 ``model.predict(x_enc)`` also runs directly on an HETensor inside TensorFlow.
-See docs/tutorial-inference.md. ``model.save(path)`` and ``load(path)`` keep a model on disk;
+See docs/tutorial-inference.md and, for convolutional networks on images, docs/tutorial-networks.md. ``model.save(path)`` and ``load(path)`` keep a model on disk;
 ``python -m he_tf serve PATH`` serves it over the network to a :class:`RemoteClient` (docs/serving.md).
 """
 
