@@ -171,12 +171,15 @@ def table(result: dict) -> str:
     he, ts, cores = result["he-tf"], result.get("tenseal"), result["machine"]["cpus"]
     conv = he["convolution"]
 
+    def rate(value: float) -> str:
+        return f"{value:,.1f}" if value >= 10 else f"{value:.3g}"
+
     def row(name: str, r: dict, threads) -> str:
         s = r["seconds"]
         per = r["images"]
         return (f"| {name} | {r['images']:,} | {s['client encrypt'] / per * 1e3:,.2f} | {s['server'] / per * 1e3:,.2f} | "
-                f"{s['client decrypt'] / per * 1e3:,.3f} | **{r['images_per_s']:,.2f}** | "
-                f"{r['images_per_s'] / threads:,.2f} | {r['labels_identical']}/{r['images']} |")
+                f"{s['client decrypt'] / per * 1e3:,.3f} | **{rate(r['images_per_s'])}** | "
+                f"{rate(r['images_per_s'] / threads)} | {r['labels_identical']}/{r['images']} |")
 
     p = he["params"]
     lines = [
