@@ -89,6 +89,13 @@ def test_saved_model_keeps_the_input_shape(tmp_path, digits, digits_cnn):
     loaded = hm.load(tmp_path / "cnn")
     assert loaded.input_shape == (8, 8, 1)
     assert loaded.key_requirements().input_shape == (8, 8, 1)
+    metadata_file = tmp_path / "cnn" / "he_tf_model.json"
+    metadata = json.loads(metadata_file.read_text())
+    for bad in ([8, 8, 2], "8x8", [-64, -1], {"h": 8}):
+        metadata["input_shape"] = bad
+        metadata_file.write_text(json.dumps(metadata))
+        with pytest.raises(hm.ModelFormatError, match="input_shape"):
+            hm.load(tmp_path / "cnn")
 
 
 @pytest.mark.parametrize("shape", [[8, 8, 2], [0, 64], [64] * 9, "8x8", [8.0, 8, 1]])
