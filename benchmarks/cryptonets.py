@@ -129,7 +129,8 @@ def run_hetf(keras_model, images: np.ndarray, reference: np.ndarray, columns: in
         "request_bytes": len(request), "response_bytes": len(response),
         "labels_identical": int(np.sum(prediction.labels() == expected.argmax(1))),
         "max_probability_error": float(np.max(np.abs(prediction.outputs - expected))),
-        "convolution": {"columns": columns, "nonzeros": int(np.count_nonzero(first)), "entries": int(first.size), "sparse_s": timings["sparse"], "dense_s": timings["dense"],
+        "convolution": {"columns": columns, "nonzeros": int(np.count_nonzero(first)), "entries": int(first.size),
+                        "sparse_s": timings["sparse"], "dense_s": timings["dense"],
                         "speedup": timings["dense"] / timings["sparse"]},
     }
 
@@ -177,7 +178,8 @@ def table(result: dict) -> str:
     def row(name: str, r: dict, threads) -> str:
         s = r["seconds"]
         per = r["images"]
-        return (f"| {name} | {r['images']:,} | {s['client encrypt'] / per * 1e3:,.2f} | {s['server'] / per * 1e3:,.2f} | "
+        return (f"| {name} | {r['images']:,} | {s['client encrypt'] / per * 1e3:,.2f} | "
+                f"{s['server'] / per * 1e3:,.2f} | "
                 f"{s['client decrypt'] / per * 1e3:,.3f} | **{rate(r['images_per_s'])}** | "
                 f"{rate(r['images_per_s'] / threads)} | {r['labels_identical']}/{r['images']} |")
 
@@ -241,9 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as tmp:
         result["tenseal"] = run_tenseal(keras_model, x_test, reference, args.tenseal_images, Path(tmp) / "cnn.npz")
-    result["machine"] = describe({"he-tf": {"he_tf": result["he-tf"]["version"],
-                                            "tensorflow": result["he-tf"]["tensorflow"]},
-                                  **({"tenseal": {"tenseal": result["tenseal"]["version"]}} if result["tenseal"] else {})})
+    versions = {"he-tf": {"he_tf": result["he-tf"]["version"], "tensorflow": result["he-tf"]["tensorflow"]}}
+    if result["tenseal"]:
+        versions["tenseal"] = {"tenseal": result["tenseal"]["version"]}
+    result["machine"] = describe(versions)
     result["wall_s"] = time.perf_counter() - started
     # The machine's 1-minute load average at the start and the end: other processes' load slows every
     # number here (one measurement each, nothing re-measured).

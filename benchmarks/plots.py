@@ -125,8 +125,8 @@ def cryptonets_plot(result: dict, path: Path) -> Path:
     left.set_ylabel("images per second (log scale)")
     left.set_title("Throughput, client encrypt to decrypt")
     for bar, rate in zip(bars, rates):
-        left.annotate(f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}", (bar.get_x() + bar.get_width() / 2, rate), ha="center", va="bottom",
-                      fontsize="small")
+        label = f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}"
+        left.annotate(label, (bar.get_x() + bar.get_width() / 2, rate), ha="center", va="bottom", fontsize="small")
     phases = ["client encrypt", "server", "client decrypt"]
     width = 0.8 / len(measured)
     for k, (name, r, color) in enumerate(measured):
