@@ -141,6 +141,9 @@ def test_layers_match_keras_on_random_weights(layers):
     _randomize(model, seed=2)
     x = np.random.default_rng(3).uniform(-1, 1, (16, 7, 9, 2)).astype(np.float32)
     encrypted_model = hm.from_keras(model, layout="vector")
+    # Every affine run (padding, convolutions, batch normalization, pooling, dense) folds into one step.
+    assert [type(step).__name__ for step in encrypted_model.steps][::2] == ["Dense", "Dense"]
+    assert len(encrypted_model.steps) == 3
     np.testing.assert_allclose(encrypted_model.predict_plain(x), model.predict(x, verbose=0),
                                atol=KERAS_TOLERANCE, rtol=KERAS_TOLERANCE)
 
