@@ -8,7 +8,7 @@ PIP := PIP_PROGRESS_BAR=off PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 BUILD_DEPS := $(VENV)/.build-deps
 PEERS := .venv-peers
 
-.PHONY: install demo test bench-deps bench bench-peers peer-venvs clean
+.PHONY: install demo test bench-deps bench bench-peers bench-cryptonets peer-venvs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ $(PEERS)/tenseal/.done:
 peer-venvs: $(PEERS)/openfhe/.done $(PEERS)/tfshell/.done $(PEERS)/tenseal/.done
 bench-peers: bench-deps peer-venvs
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m benchmarks.peers
+# CryptoNets in batch layout against TenSEAL's im2col way (about 10 minutes on 2 cores, 9 GB of memory):
+# benchmarks/results/cryptonets.{json,md,png}.
+bench-cryptonets: bench-deps $(PEERS)/tenseal/.done
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m benchmarks.cryptonets
 
 clean:
 	rm -rf build python/he_tf/*.so *.egg-info python/*.egg-info

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
@@ -108,3 +109,37 @@ def write_all(result: dict, stem: Path) -> list[Path]:
     paths.append(count_plot(result, Path(f"{stem}-count.png")))
     paths.append(threads_plot(result, Path(f"{stem}-threads.png")))
     return [p for p in paths if p is not None]
+
+
+def cryptonets_plot(result: dict, path: Path) -> Path:
+    """CryptoNets: images per second (log scale) and each phase's milliseconds per image."""
+    measured = [("he-tf batch", result["he-tf"], COLORS["he-tf"])]
+    if result.get("tenseal"):
+        measured.append(("TenSEAL im2col", result["tenseal"], COLORS["tenseal"]))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    names = [name for name, _, _ in measured] + ["nGraph-HE2\n(published)"]
+    rates = [r["images_per_s"] for _, r, _ in measured] + [result["ngraph_he2"]["images_per_s"]]
+    bars = left.bar(names, rates, color=[c for _, _, c in measured] + ["#bbbbbb"])
+    bars[-1].set_hatch("//")
+    left.set_yscale("log")
+    left.set_ylabel("images per second (log scale)")
+    left.set_title("Throughput, client encrypt to decrypt")
+    for bar, rate in zip(bars, rates):
+        label = f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}"
+        left.annotate(label, (bar.get_x() + bar.get_width() / 2, rate), ha="center", va="bottom", fontsize="small")
+    phases = ["client encrypt", "server", "client decrypt"]
+    width = 0.8 / len(measured)
+    for k, (name, r, color) in enumerate(measured):
+        ms = [r["seconds"][p] / r["images"] * 1e3 for p in phases]
+        right.bar(np.arange(3) + (k - (len(measured) - 1) / 2) * width, ms, width, color=color, label=name)
+    right.set_xticks(range(3), phases)
+    right.set_yscale("log")
+    right.set_ylabel("milliseconds per image (log scale)")
+    right.set_title("Where the time goes")
+    right.legend(fontsize="small", frameon=False)
+    for ax in (left, right):
+        ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -251,16 +251,17 @@ def test_parameters_too_small_for_the_model(cancer_keras):
 
 
 @pytest.mark.parametrize("build, match", [
-    (lambda: keras.Sequential([keras.Input((8, 1)), keras.layers.Conv1D(2, 3), keras.layers.Flatten(),
-                               keras.layers.Dense(1)]), r"inputs of shape \(None, 8, 1\)"),
+    (lambda: keras.Sequential([keras.Input((8, 1)), keras.layers.Conv1D(2, 3, name="c1"), keras.layers.Flatten(),
+                               keras.layers.Dense(1)]), r"layer 'c1' \(Conv1D\) cannot run on encrypted"),
     (lambda: keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="hidden"),
                                keras.layers.Dense(1)]),
      r"layer 'hidden' \(Dense\) uses activation 'relu'.*polynomial"),
     (lambda: keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="sigmoid"),
                                keras.layers.Dense(1)]), "applies sigmoid before its last layer"),
-    (lambda: keras.Sequential([keras.Input((4,)), keras.layers.Reshape((2, 2), name="fold"),
-                               keras.layers.Flatten(), keras.layers.Dense(1)]),
-     r"layer 'fold' \(Reshape\) cannot run on encrypted inputs"),
+    (lambda: keras.Sequential([keras.Input((4,)), keras.layers.Reshape((2, 2)),
+                               keras.layers.Permute((2, 1), name="swap"), keras.layers.Flatten(),
+                               keras.layers.Dense(1)]),
+     r"layer 'swap' \(Permute\) cannot run on encrypted inputs"),
     (lambda: keras.Sequential([keras.Input((4,)), keras.layers.LayerNormalization(name="ln"),
                                keras.layers.Dense(1)]), r"layer 'ln' \(LayerNormalization\) cannot run"),
     (lambda: keras.Sequential([keras.layers.Dense(1)]), "is not built"),

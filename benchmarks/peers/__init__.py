@@ -2,4 +2,5 @@
 
 Each peer runs in its own process and virtualenv (``make bench-peers``); the workers here import only
 the standard library, NumPy and their own library, plus :mod:`benchmarks.peers.common`.
+``tenseal_cnn_job`` is TenSEAL's side of :mod:`benchmarks.cryptonets` (a convolutional network).
 """

@@ -16,10 +16,13 @@ seal::Ciphertext DotWithConstants(const PublicContext& ctx, const std::vector<co
   CheckCanRescale(ctx, *cts[0], "matmul");
   for (const seal::Ciphertext* ct : cts) CheckSameLevelAndScale(ctx, *cts[0], *ct, "matmul");
   const double prime = RescalePrime(ctx, *cts[0]);
+  // Zero weights add nothing: a sparse matrix (a convolution's) costs its non-zeros only. An all-zero
+  // column still gives an encryption of zero at the right level (the first term, times 0).
   seal::Ciphertext acc;
   for (std::size_t i = 0; i < cts.size(); ++i) {
-    MultiplyAccumulateConstant(ctx, *cts[i], weights[i * stride], prime, acc);
+    if (weights[i * stride] != 0.0) MultiplyAccumulateConstant(ctx, *cts[i], weights[i * stride], prime, acc);
   }
+  if (acc.size() == 0) MultiplyAccumulateConstant(ctx, *cts[0], 0.0, prime, acc);
   const double scale = cts[0]->scale();
   ctx.evaluator().rescale_to_next_inplace(acc);
   acc.scale() = scale;

@@ -11,7 +11,8 @@
 namespace he_tf {
 
 // sum_i cts[i] * weights[i * stride], rescaled once (scale unchanged). For a
-// contraction over an axis that is not packed into slots: no rotations.
+// contraction over an axis that is not packed into slots: no rotations. Zero
+// weights are skipped (the cost is the non-zeros').
 seal::Ciphertext DotWithConstants(const PublicContext& ctx, const std::vector<const seal::Ciphertext*>& cts,
                                   const double* weights, std::size_t stride);
 

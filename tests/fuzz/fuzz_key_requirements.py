@@ -1,7 +1,8 @@
 """Fuzzes ``KeyRequirements.from_json``: the document a model owner's server sends a client.
 
 Input: the JSON bytes. Documented failure: ``ValueError``. What it accepts must be consistent: valid
-parameters, a known layout, rotations as integers, feature bounds of equal lengths with low <= high.
+parameters, a known layout, rotations as integers, feature bounds of equal lengths with low <= high, an
+input shape of at most 8 positive sizes holding the features.
 
     python -m tests.fuzz.fuzz_key_requirements tests/fuzz/corpus/fuzz_key_requirements [libFuzzer flags]
 """
@@ -27,6 +28,9 @@ def harness():
         if r.feature_bounds is not None:
             low, high = r.feature_bounds
             assert len(low) == len(high) and all(math.isfinite(a) and a <= b for a, b in zip(low, high))
+        if r.input_shape is not None:
+            assert 1 <= len(r.input_shape) <= 8 and all(type(d) is int and d >= 1 for d in r.input_shape)
+            assert r.features is None or math.prod(r.input_shape) == r.features
 
     return one_input, None
 

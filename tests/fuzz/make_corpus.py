@@ -168,7 +168,7 @@ def tenseal_seeds(folder: Path, keys, other) -> None:
 
 def requirements_seeds(folder: Path) -> None:
     """Key requirements as models publish them: batch layout with feature bounds, vector layout with
-    rotations, and a model without bounds."""
+    rotations, a model without bounds, and one taking shaped samples (an input shape)."""
     from he_tf.models import from_weights
 
     weights = np.array([[1.0, -0.5], [0.25, 2.0], [0.0, 1.0]])
@@ -176,6 +176,7 @@ def requirements_seeds(folder: Path) -> None:
         "valid-bounds": from_weights(weights, feature_range=(-2, 2)).key_requirements().to_json(),
         "valid-vector": from_weights(weights, layout="vector").key_requirements().to_json(),
         "no-bounds": from_weights(weights).key_requirements().to_json(),
+        "valid-image": from_weights(weights, feature_range=(0, 1), input_shape=(3, 1)).key_requirements().to_json(),
     })
 
 

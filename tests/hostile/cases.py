@@ -8,6 +8,7 @@ a (correct) result is acceptable at all, is part of each case's definition (:dat
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 from typing import Callable
@@ -494,6 +495,14 @@ def key_requirements_nested_json(env: Env) -> Returned:
     return Returned(False, "nested key requirements were accepted")
 
 
+def key_requirements_huge_input_shape(env: Env) -> Returned:
+    """A server's requirements claiming samples of 2^31 x 2^31 values (for a model of 4 features)."""
+    document = json.loads(he_tf.models.from_weights(np.ones((4, 1))).key_requirements().to_json())
+    document["input_shape"] = [1 << 31, 1 << 31]
+    he_tf.models.KeyRequirements.from_json(json.dumps(document).encode())
+    return Returned(False, "an input shape of 2^62 values was accepted")
+
+
 def wire_nested_json(env: Env) -> Returned:
     wire.decode(craft.wire_nested_header(_request(env), 100_000), env.keys.public, expect="request")
     return Returned(True, "the nested header was ignored")
@@ -730,6 +739,7 @@ CASES: dict[str, Case] = {
         Case("wire-nested-json", wire_nested_json, VALUE, defect="RecursionError"),
         Case("features-past-bounds", features_past_bounds, VALUE, defect="800^2 -> -408576"),
         Case("key-requirements-nested-json", key_requirements_nested_json, VALUE, defect="RecursionError"),
+        Case("key-requirements-huge-input-shape", key_requirements_huge_input_shape, VALUE),
         Case("serving-many-strings", serving_many_strings, VALUE),
         Case("serving-huge-tensor-shape", serving_huge_tensor_shape, VALUE),
         Case("serving-huge-wire-shape", serving_huge_wire_shape, VALUE, defect="2^27 x 3 samples claimed: GBs"),

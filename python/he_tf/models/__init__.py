@@ -1,4 +1,4 @@
-"""Encrypted inference for linear and logistic regression (and small polynomial networks).
+"""Encrypted inference for linear and logistic regression and polynomial networks, dense or convolutional.
 
 A model owner serves predictions on data it never sees::
 
@@ -11,9 +11,9 @@ A model owner serves predictions on data it never sees::
     prediction.outputs, prediction.labels()
 
 ``model.predict(x_enc)`` also runs directly on an HETensor inside TensorFlow.
-See docs/tutorial-inference.md. ``fit_private`` trains linear and logistic regression on
-secret shares of several owners' data (docs/tutorial-training.md).
-``model.save(path)`` and ``load(path)`` keep a model on disk;
+See docs/tutorial-inference.md and, for convolutional networks on images, docs/tutorial-networks.md.
+``fit_private`` trains linear and logistic regression on secret shares of several owners' data
+(docs/tutorial-training.md). ``model.save(path)`` and ``load(path)`` keep a model on disk;
 ``python -m he_tf serve PATH`` serves it over the network to a :class:`RemoteClient` (docs/serving.md).
 """
 

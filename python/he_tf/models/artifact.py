@@ -10,7 +10,7 @@ signature runs the model on serialized ciphertexts::
 
 Beside ``saved_model.pb`` lies ``he_tf_model.json``: the format version, the
 versions that wrote it, the model's structure (steps, activation, output
-mode, layout, parameters, ranges), the shape the signature takes, and a
+mode, layout, parameters, ranges, the shape of one sample), the shape the signature takes, and a
 SHA-256 digest of the weights. :func:`load` rebuilds the
 :class:`~he_tf.models.EncryptedModel` from the SavedModel's variables and
 refuses, with :class:`ModelFormatError`, a directory written in another
@@ -138,6 +138,7 @@ def save(model: EncryptedModel, path: str | os.PathLike, samples: int | None = N
         "input_range": None if model.input_range is None else [float(v) for v in model.input_range],
         "approximation_error": model.approximation_error,
         "feature_range": box,
+        "input_shape": list(model.input_shape),
         "signature": {"name": "predict", "samples": samples, "ciphertexts": _input_grid(model, samples)},
         "weights_sha256": _digest(_arrays(model.steps) + _arrays(model.logit_steps)),
     }
@@ -174,7 +175,7 @@ def load(path: str | os.PathLike) -> EncryptedModel:
             steps, metadata["activation"], output=metadata["output"], layout=metadata["layout"], params=params,
             logit_steps=logit_steps, input_range=_pair(metadata["input_range"]),
             approximation_error=metadata["approximation_error"], feature_range=metadata["feature_range"],
-            name=metadata["name"])
+            name=metadata["name"], input_shape=metadata.get("input_shape"))
     except (ValueError, TypeError, KeyError) as e:
         raise ModelFormatError(f"{path}: malformed {METADATA}: {e}") from None
 

@@ -1,9 +1,12 @@
-"""from_keras: a trained Keras model made of Dense layers to an EncryptedModel.
+"""from_keras: a trained Keras model (dense or convolutional) to an EncryptedModel.
 
-Affine layers (Dense, Normalization, Rescaling, BatchNormalization at
-inference) become Dense steps, merged where nothing non-linear separates
-them; layers that are the identity at inference (Dropout, noise) vanish.
-Anything the encrypted path cannot run is refused with the layer's name.
+Affine layers (Dense, Conv2D, AveragePooling2D, GlobalAveragePooling2D,
+ZeroPadding2D, Normalization, Rescaling, BatchNormalization at inference) become Dense steps
+on the sample flattened in row-major order (:mod:`he_tf.models.image_layers`),
+merged where nothing non-linear separates them; layers that only reshape
+(Flatten, Reshape) or are the identity at inference (Dropout, noise) vanish.
+Anything the encrypted path cannot run is refused with the layer's name and
+what would work.
 """
 
 from __future__ import annotations
@@ -16,14 +19,21 @@ import tensorflow as tf
 from numpy.typing import ArrayLike
 
 import he_tf
+from he_tf.models import image_layers
 from he_tf.models.activations import PolynomialActivation
 from he_tf.models.model import PRECISION_BITS, EncryptedModel, from_steps
 from he_tf.models.steps import Dense, Polynomial, Square, Step
 
 SUPPORTED = (
-    "Dense, Activation, Softmax, Normalization, Rescaling, BatchNormalization, Dropout and noise layers, "
-    "Flatten of flat inputs, and nested models of these, in a chain"
+    "Dense, Conv2D, AveragePooling2D, GlobalAveragePooling2D, ZeroPadding2D, Flatten, Reshape, Activation, "
+    "Softmax, Normalization, Rescaling, BatchNormalization, Dropout and noise layers (channels_last), and "
+    "nested models of these, in a chain"
 )
+_RETRAIN = ("retrain with tf.math.square or he_tf.models.PolynomialActivation activations and "
+            "AveragePooling2D in place of max pooling")
+_MAX_POOLING = (keras.layers.MaxPooling1D, keras.layers.MaxPooling2D, keras.layers.MaxPooling3D,
+                keras.layers.GlobalMaxPooling1D, keras.layers.GlobalMaxPooling2D, keras.layers.GlobalMaxPooling3D)
+_NOT_POLYNOMIAL = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.PReLU, keras.layers.ELU)
 OUTPUT_ACTIVATIONS = ("sigmoid", "softmax")
 _IDENTITY_AT_INFERENCE = (
     keras.layers.InputLayer, keras.layers.Dropout, keras.layers.GaussianNoise, keras.layers.GaussianDropout,
@@ -44,10 +54,15 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
     Parameters
     ----------
     model:
-        A built ``keras.Model`` (Sequential or functional) on inputs of shape
-        ``(batch, features)``: Dense layers, optionally one or more hidden
-        ones with ``tf.math.square`` or :class:`PolynomialActivation`
-        activations, and a linear, sigmoid or softmax output.
+        A built ``keras.Model`` (Sequential or functional), a chain of layers
+        on inputs of shape ``(batch, features)`` or images ``(batch, height,
+        width, channels)``: Dense and Conv2D layers (``"valid"`` or
+        ``"same"`` padding, any strides, no dilation or groups, channels
+        last), average pooling, ZeroPadding2D, Flatten and Reshape, BatchNormalization
+        (folded into the layer before), hidden activations ``tf.math.square``
+        or :class:`PolynomialActivation`, and a linear, sigmoid or softmax
+        output. The model records the input shape
+        (:attr:`EncryptedModel.input_shape`): clients encrypt samples of that shape.
     output:
         ``"logits"``: the server returns the output layer's pre-activations
         and the client applies sigmoid/softmax after decrypting (exact).
@@ -65,9 +80,10 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
     precision_bits:
         Bits of precision the default parameters keep for results.
     data:
-        Features (e.g. the training set) to derive ``input_range`` and ``feature_range`` from.
+        Samples (e.g. the training set), of the model's input shape or flattened, to derive
+        ``input_range`` and ``feature_range`` from.
     feature_range:
-        ``(low, high)``, scalars or one value per feature, in the model's
+        ``(low, high)``, scalars or one value per feature (flattened in row-major order), in the model's
         input units: the compiler refuses a model whose results could exceed
         what CKKS holds for such features (see :func:`he_tf.models.from_steps`).
 
@@ -79,7 +95,9 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"from_keras takes a keras.Model, got {type(model).__name__}")
-    items = [item for layer in _chain(model) for item in _convert(layer)]
+    layers = _chain(model)
+    input_shape = tuple(model.inputs[0].shape[1:])
+    items = [item for layer in layers for item in _convert(layer)]
     activation = "linear"
     steps: list[Step] = []
     for index, item in enumerate(items):
@@ -94,10 +112,15 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
         else:
             steps.append(item)
     if not steps or not isinstance(steps[0], Dense):
-        raise ValueError(f"{model.name!r} has no Dense layer before its first activation")
+        raise ValueError(f"{model.name!r} has no Dense, Conv2D or other affine layer before its first "
+                         "activation")
+    if data is not None:
+        data = np.asarray(data, dtype=np.float64)
+        if data.ndim > 2 and data.shape[1:] == input_shape:
+            data = data.reshape(len(data), -1)
     return from_steps(steps, activation, output=output, input_range=input_range, data=data, degree=degree,
                       layout=layout, params=params, feature_range=feature_range, name=model.name,
-                      precision_bits=precision_bits)
+                      precision_bits=precision_bits, input_shape=input_shape)
 
 
 def _chain(model: keras.Model) -> list[keras.layers.Layer]:
@@ -111,9 +134,10 @@ def _chain(model: keras.Model) -> list[keras.layers.Layer]:
     if len(inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(f"{model.name!r} has {len(inputs)} inputs and {len(model.outputs)} outputs; "
                          "encrypted inference runs models with one of each")
-    if len(inputs[0].shape) != 2:
-        raise ValueError(f"{model.name!r} takes inputs of shape {tuple(inputs[0].shape)}; encrypted "
-                         "inference runs models on flat feature vectors, shape (batch, features)")
+    shape = tuple(inputs[0].shape)
+    if len(shape) < 2 or any(d is None for d in shape[1:]):
+        raise ValueError(f"{model.name!r} takes inputs of shape {shape}; encrypted inference needs a fixed "
+                         "sample shape, e.g. (batch, features) or (batch, height, width, channels)")
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     if not isinstance(model, keras.Sequential):  # functional: check the graph is a simple chain
         previous = inputs[0]
@@ -136,54 +160,106 @@ def _numpy(value) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
 
 
+def _shape(tensor) -> tuple[int, ...]:
+    """A symbolic tensor's sample shape (without the batch axis)."""
+    return tuple(int(d) for d in tensor.shape[1:])
+
+
 def _elementwise(layer: keras.layers.Layer, scale, shift) -> Dense:
-    """An elementwise affine map ``x * scale + shift`` over the feature axis, as a Dense step."""
+    """An elementwise affine map ``x * scale + shift`` over the last axis (features or channels), as a
+    Dense step."""
     axis = getattr(layer, "axis", -1)
     axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
-    if axes not in ((-1,), (1,)):
+    shape = _shape(layer.input)
+    if axes not in ((-1,), (len(shape),)):
         raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) normalizes axis {axis}; encrypted "
-                         "inference supports the feature axis (-1) only")
-    features = layer.input.shape[-1]
-    scale = np.broadcast_to(np.asarray(scale, np.float64).reshape(-1), (features,))
-    shift = np.broadcast_to(np.asarray(shift, np.float64).reshape(-1), (features,))
-    return Dense(np.diag(scale), shift)
+                         "inference supports the last axis (-1: features, or channels last) only")
+    return Dense(*image_layers.per_channel(scale, shift, shape))
+
+
+def _channels_last(layer: keras.layers.Layer) -> None:
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) uses data_format="
+                         f"{layer.data_format!r}; encrypted inference runs channels_last (Keras' default): "
+                         "build the model with data_format='channels_last' and move the channel axis last")
+
+
+def _image_shape(layer: keras.layers.Layer) -> tuple[int, int, int]:
+    shape = _shape(layer.input)
+    if len(shape) != 3:
+        raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) gets inputs of shape {shape}; it needs "
+                         "images (height, width, channels)")
+    return shape
+
+
+def _conv2d(layer: keras.layers.Conv2D) -> list[Item]:
+    _channels_last(layer)
+    if tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1:
+        raise ValueError(f"layer {layer.name!r} (Conv2D) has dilation_rate={tuple(layer.dilation_rate)} and "
+                         f"groups={layer.groups}; encrypted inference runs Conv2D with dilation_rate=1 and "
+                         "groups=1 (any kernel size, strides, 'valid' or 'same' padding)")
+    if layer.padding not in image_layers.PADDINGS:
+        raise ValueError(f"layer {layer.name!r} (Conv2D) has padding={layer.padding!r}; use 'valid' or 'same'")
+    kernel = _numpy(layer.kernel)
+    matrix, out_shape = image_layers.conv2d(kernel, _image_shape(layer), tuple(layer.strides), layer.padding)
+    bias = _numpy(layer.bias) if layer.use_bias else np.zeros(kernel.shape[-1])
+    return [Dense(matrix, np.tile(bias, out_shape[0] * out_shape[1]))] + _activation(layer, layer.activation)
 
 
 def _convert(layer: keras.layers.Layer) -> list[Item]:
     kind = type(layer).__name__
     if isinstance(layer, _IDENTITY_AT_INFERENCE):
         return []
-    if isinstance(layer, keras.layers.Flatten):
-        if len(layer.input.shape) == 2:
-            return []
-    elif isinstance(layer, keras.layers.Dense):
-        if len(layer.input.shape) != 2:
-            raise ValueError(f"layer {layer.name!r} (Dense) gets inputs of rank {len(layer.input.shape)}; "
-                             "encrypted inference runs Dense layers on (batch, features)")
+    if isinstance(layer, (keras.layers.Flatten, keras.layers.Reshape)):
+        _channels_last(layer)
+        return []  # the sample is already flat, row-major: reshaping it changes nothing
+    if isinstance(layer, keras.layers.Dense):
         kernel = _numpy(layer.kernel)
         bias = _numpy(layer.bias) if layer.bias is not None else np.zeros(kernel.shape[1])
-        return [Dense(kernel, bias)] + _activation(layer, layer.activation)
-    elif isinstance(layer, keras.layers.Activation):
+        return [Dense(*image_layers.last_axis(kernel, bias, _shape(layer.input)))] + _activation(
+            layer, layer.activation)
+    if isinstance(layer, keras.layers.Conv2D) and kind == "Conv2D":  # not its transposed or separable kin
+        return _conv2d(layer)
+    if isinstance(layer, keras.layers.AveragePooling2D):
+        _channels_last(layer)
+        matrix, _ = image_layers.average_pool2d(_image_shape(layer), tuple(layer.pool_size),
+                                                tuple(layer.strides), layer.padding)
+        return [Dense(matrix, np.zeros(matrix.shape[1]))]
+    if isinstance(layer, keras.layers.ZeroPadding2D):
+        _channels_last(layer)
+        matrix, _ = image_layers.zero_pad2d(_image_shape(layer), tuple(tuple(p) for p in layer.padding))
+        return [Dense(matrix, np.zeros(matrix.shape[1]))]
+    if isinstance(layer, keras.layers.GlobalAveragePooling2D):
+        _channels_last(layer)
+        matrix = image_layers.global_average_pool2d(_image_shape(layer))
+        return [Dense(matrix, np.zeros(matrix.shape[1]))]
+    if isinstance(layer, keras.layers.Activation):
         return _activation(layer, layer.activation)
-    elif isinstance(layer, keras.layers.Softmax):
+    if isinstance(layer, keras.layers.Softmax):
         if layer.axis not in (-1, 1):
             raise ValueError(f"layer {layer.name!r} (Softmax) is over axis {layer.axis}; only -1 is "
                              "supported")
         return ["softmax"]
-    elif isinstance(layer, keras.layers.Normalization):
+    if isinstance(layer, keras.layers.Normalization):
         mean, variance = _numpy(layer.mean), _numpy(layer.variance)
         std = np.maximum(np.sqrt(variance), keras.backend.epsilon())
         if layer.invert:
             return [_elementwise(layer, std, mean)]
         return [_elementwise(layer, 1.0 / std, -mean / std)]
-    elif isinstance(layer, keras.layers.Rescaling):
+    if isinstance(layer, keras.layers.Rescaling):
         return [_elementwise(layer, layer.scale, layer.offset)]
-    elif isinstance(layer, keras.layers.BatchNormalization):
-        n = layer.input.shape[-1]
+    if isinstance(layer, keras.layers.BatchNormalization):
+        n = _shape(layer.input)[-1]
         gamma = _numpy(layer.gamma) if layer.scale else np.ones(n)
         beta = _numpy(layer.beta) if layer.center else np.zeros(n)
         factor = gamma / np.sqrt(_numpy(layer.moving_variance) + layer.epsilon)
         return [_elementwise(layer, factor, beta - _numpy(layer.moving_mean) * factor)]
+    if isinstance(layer, _MAX_POOLING):
+        raise ValueError(f"layer {layer.name!r} ({kind}) takes a maximum, which is not a polynomial: CKKS can "
+                         f"only add and multiply. {_RETRAIN[0].upper() + _RETRAIN[1:]}")
+    if isinstance(layer, _NOT_POLYNOMIAL):
+        raise ValueError(f"layer {layer.name!r} ({kind}) is not a polynomial: CKKS can only add and multiply. "
+                         f"{_RETRAIN[0].upper() + _RETRAIN[1:]}")
     raise ValueError(f"layer {layer.name!r} ({kind}) cannot run on encrypted inputs; encrypted inference "
                      f"runs {SUPPORTED}")
 
@@ -202,6 +278,7 @@ def _activation(layer: keras.layers.Layer, fn) -> list[Item]:
     raise ValueError(
         f"layer {layer.name!r} ({type(layer).__name__}) uses activation {name!r}, which is not a polynomial: "
         "CKKS can only add and multiply. Hidden layers need tf.math.square or "
-        "he_tf.models.PolynomialActivation (e.g. fitted with he_tf.approx.fit_polynomial; retrain with it); "
-        "sigmoid and softmax are supported as the output activation"
+        "he_tf.models.PolynomialActivation (e.g. fitted with he_tf.approx.fit_polynomial; retrain with it, "
+        "and with AveragePooling2D in place of max pooling); sigmoid and softmax are supported as the output "
+        "activation"
     )

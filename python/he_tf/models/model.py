@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import json
 import math
+import operator
 from typing import Sequence
 
 import numpy as np
@@ -87,6 +88,9 @@ class KeyRequirements:
     blocks: int = 1
     features: int | None = None
     """The features per sample the model takes (known to the client from the model's requirements)."""
+    input_shape: tuple[int, ...] | None = None
+    """The shape of one sample the client encrypts (e.g. ``(8, 8, 1)`` for an image model), whose
+    row-major flattening gives the ``features``; ``None``: flat samples of ``features``."""
 
     def generate_keys(self) -> he_tf.KeySet:
         return he_tf.KeySet.generate(self.params, rotations=list(self.rotations) if self.rotations else None)
@@ -102,7 +106,8 @@ class KeyRequirements:
         bounds = None if self.feature_bounds is None else [list(b) for b in self.feature_bounds]
         document = {"params": [n, list(bits), scale_bits], "rotations": rotations, "layout": self.layout,
                     "feature_bounds": bounds, "samples": self.samples, "blocks": self.blocks,
-                    "features": self.features}
+                    "features": self.features,
+                    "input_shape": None if self.input_shape is None else list(self.input_shape)}
         return json.dumps(document).encode()
 
     @classmethod
@@ -122,6 +127,7 @@ class KeyRequirements:
             for name, value in (("samples", samples), ("features", features), ("blocks", count)):
                 if value is not None and (type(value) is not int or not 1 <= value <= 1 << 31):
                     raise ValueError(f"{name} must be null or an integer in [1, 2^31], got {value!r}")
+            input_shape = _checked_input_shape(document.get("input_shape"), features)
             params = he_tf.Params(int(n), tuple(int(b) for b in bits), int(scale_bits))
             if rotations is not None:
                 rotations = tuple(int(r) for r in rotations)
@@ -134,11 +140,29 @@ class KeyRequirements:
                 bounds = (low, high)
         except (ValueError, TypeError, KeyError, RecursionError) as e:
             raise ValueError(f"malformed key requirements: {e}") from None
-        return cls(params, rotations, layout, bounds, samples, count or 1, features)
+        return cls(params, rotations, layout, bounds, samples, count or 1, features, input_shape)
 
 
 # Key requirements are a few hundred bytes (plus 40 per feature of the bounds).
 MAX_REQUIREMENTS_BYTES = 1 << 22
+
+
+MAX_INPUT_RANK = 8
+"""Most axes a sample's shape may have."""
+
+
+def _checked_input_shape(value, features: int | None) -> tuple[int, ...] | None:
+    """A sample shape from another party: null or at most MAX_INPUT_RANK integers in [1, 2^31] whose
+    product is at most 2^31 (and equals ``features`` when that is known)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_INPUT_RANK or any(
+            type(d) is not int or not 1 <= d <= 1 << 31 for d in value):
+        raise ValueError(f"input_shape must be null or 1 to {MAX_INPUT_RANK} integers in [1, 2^31], got {value!r}")
+    size = math.prod(value)
+    if size > 1 << 31 or (features is not None and size != features):
+        raise ValueError(f"input_shape {value} holds {size} values, the model takes {features} features")
+    return tuple(value)
 
 
 def _check_rotations(rotations: tuple[int, ...], params: he_tf.Params) -> None:
@@ -189,6 +213,10 @@ class EncryptedModel:
         ``(low, high)`` arrays, one value per feature: the range the compiler
         checked every step's results against (:meth:`magnitudes`), or ``None``
         if it was not given (see :attr:`max_feature_magnitude`).
+    input_shape:
+        The shape of one sample, e.g. ``(8, 8, 1)`` for an image model:
+        its ``n_features`` values in row-major order are the features the
+        steps take. ``(n_features,)`` for flat samples.
 
     Raises
     ------
@@ -202,7 +230,7 @@ class EncryptedModel:
                  params: he_tf.Params | None, logit_steps: Sequence[Step] | None = None,
                  input_range: tuple[float, float] | None = None, approximation_error: float | None = None,
                  feature_range: tuple[ArrayLike, ArrayLike] | None = None, name: str = "model",
-                 precision_bits: int = PRECISION_BITS) -> None:
+                 precision_bits: int = PRECISION_BITS, input_shape: Sequence[int] | None = None) -> None:
         if not steps or not isinstance(steps[0], Dense):
             raise ValueError("an encrypted model starts with a Dense step (it fixes the number of features)")
         if activation not in outputs.ACTIVATIONS:
@@ -216,6 +244,8 @@ class EncryptedModel:
         self.activation, self.output, self.layout, self.name = activation, output, layout, name
         self.input_range, self.approximation_error = input_range, approximation_error
         self._check_widths()
+        self.input_shape = (self.n_features,) if input_shape is None else _model_input_shape(
+            input_shape, self.n_features)
         self.feature_range = None if feature_range is None else _feature_box(feature_range, self.n_features)
         self.precision_bits = precision_bits
         self.params = params or self._default_params()
@@ -401,10 +431,12 @@ class EncryptedModel:
         """
         bounds = None if self.feature_bounds is None else tuple(tuple(map(float, b)) for b in self.feature_bounds)
         if samples is None or not self.blockable:
-            return KeyRequirements(self.params, self._rotations, self.layout, bounds, features=self.n_features)
+            return KeyRequirements(self.params, self._rotations, self.layout, bounds, features=self.n_features,
+                                   input_shape=self.input_shape)
         layout = self.block_layout(samples)
         steps = tuple(sorted(layout.rotation_steps(self.steps[0].outputs))) or None
-        return KeyRequirements(self.params, steps, self.layout, bounds, samples, layout.blocks, self.n_features)
+        return KeyRequirements(self.params, steps, self.layout, bounds, samples, layout.blocks, self.n_features,
+                               self.input_shape)
 
     @property
     def blockable(self) -> bool:
@@ -477,7 +509,9 @@ class EncryptedModel:
             )
 
     def predict_plain(self, x: ArrayLike) -> np.ndarray:
-        """The server's computation on plaintext float64 features: what ``predict`` approximates."""
+        """The server's computation on plaintext float64 features: what ``predict`` approximates.
+
+        ``x``: ``(samples, features)``, or ``(samples, *input_shape)``."""
         return self._run_plain(self.steps, x)
 
     def logits_plain(self, x: ArrayLike) -> np.ndarray:
@@ -486,8 +520,11 @@ class EncryptedModel:
 
     def _run_plain(self, steps: Sequence[Step], x: ArrayLike) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
+        if x.ndim > 2 and x.shape[1:] == self.input_shape:
+            x = x.reshape(len(x), -1)
         if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise ValueError(f"{self.name} takes {self.n_features} features per sample, got shape {x.shape}")
+            shaped = "" if len(self.input_shape) == 1 else f" (samples of shape {self.input_shape}, flattened)"
+            raise ValueError(f"{self.name} takes {self.n_features} features per sample{shaped}, got shape {x.shape}")
         for step in steps:
             x = step.plain(x)
         return x
@@ -505,7 +542,8 @@ class EncryptedModel:
 
     def summary(self) -> str:
         """A few lines: steps, depth, parameters, layout and output mode."""
-        lines = [f"{self.name}: {self.n_features} features -> {self.n_outputs} output(s), {self.activation}"]
+        shaped = "" if len(self.input_shape) == 1 else f" (samples of shape {self.input_shape})"
+        lines = [f"{self.name}: {self.n_features} features{shaped} -> {self.n_outputs} output(s), {self.activation}"]
         lines += [f"  {step!r}  ({step.depth} level{'s' if step.depth > 1 else ''})" for step in self.steps]
         on_server = self.output == "polynomial" and self.activation != "linear"
         where = "server, polynomial" if on_server else "client"
@@ -535,7 +573,7 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
                input_range: tuple[float, float] | None = None, data: ArrayLike | None = None, degree: int = 3,
                layout: str = "batch", params: he_tf.Params | None = None,
                feature_range: tuple[ArrayLike, ArrayLike] | None = None, name: str = "model",
-               precision_bits: int = PRECISION_BITS) -> EncryptedModel:
+               precision_bits: int = PRECISION_BITS, input_shape: Sequence[int] | None = None) -> EncryptedModel:
     """An encrypted model from plaintext steps (:class:`Dense`, :class:`Square`, :class:`Polynomial`).
 
     Parameters
@@ -573,6 +611,9 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
         would decrypt wrong, silently). Without it (and without ``data``)
         nothing is refused: :attr:`EncryptedModel.max_feature_magnitude` says
         how large features may be.
+    input_shape:
+        The shape of one sample (e.g. ``(28, 28, 1)``), whose row-major flattening the first step
+        takes; by default flat samples. Clients encrypt samples of this shape.
 
     Raises
     ------
@@ -587,7 +628,8 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
         feature_range = _data_range(data)
     if output == "logits" or activation == "linear":
         return EncryptedModel(logit_steps, activation, output=output, layout=layout, params=params,
-                              feature_range=feature_range, name=name, precision_bits=precision_bits)
+                              feature_range=feature_range, name=name, precision_bits=precision_bits,
+                              input_shape=input_shape)
     if activation == "softmax":
         raise ValueError(
             "output='polynomial' cannot evaluate softmax on the server: it needs exp and a division across "
@@ -606,7 +648,19 @@ def from_steps(steps: Sequence[Step], activation: str = "linear", *, output: str
     ]
     return EncryptedModel(server_steps, activation, output=output, layout=layout, params=params,
                           logit_steps=logit_steps, input_range=(low, high), approximation_error=error,
-                          feature_range=feature_range, name=name, precision_bits=precision_bits)
+                          feature_range=feature_range, name=name, precision_bits=precision_bits,
+                          input_shape=input_shape)
+
+
+def _model_input_shape(shape: Sequence[int], n_features: int) -> tuple[int, ...]:
+    try:
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"input_shape must be a sequence of integers, got {shape!r}") from None
+    if not 1 <= len(dims) <= MAX_INPUT_RANK or min(dims) < 1 or math.prod(dims) != n_features:
+        raise ValueError(f"input_shape {shape!r} does not hold the {n_features} features the first step takes "
+                         f"(1 to {MAX_INPUT_RANK} positive sizes whose product is {n_features})")
+    return dims
 
 
 def _feature_box(feature_range: tuple[ArrayLike, ArrayLike], n_features: int) -> tuple[np.ndarray, np.ndarray]:

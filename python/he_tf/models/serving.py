@@ -85,6 +85,19 @@ class Client:
             requirements = KeyRequirements.from_json(requirements)
         return cls(requirements.generate_keys(), requirements.layout, requirements.feature_bounds, requirements)
 
+    def _flattened(self, x: np.ndarray) -> np.ndarray:
+        """``(samples, *input_shape)`` -> ``(samples, features)``; ValueError for any other shape."""
+        shape = None if self.requirements is None else self.requirements.input_shape
+        if shape is None or len(shape) == 1:
+            if x.ndim != 2:
+                raise ValueError(f"encrypt takes features of shape (samples, features), got shape {x.shape}")
+            return x
+        if x.shape[1:] != shape:
+            images = ", ".join(str(d) for d in shape)
+            raise ValueError(f"the model takes samples of shape {shape}: encrypt takes an array of shape "
+                             f"(samples, {images}), got shape {x.shape}")
+        return x.reshape(len(x), -1)
+
     def _check_bounds(self, x: np.ndarray) -> None:
         low, high = self.feature_bounds
         if x.shape[1] != low.size:
@@ -92,8 +105,11 @@ class Client:
         outside = ~((x >= low) & (x <= high))  # NaN is outside too
         if outside.any():
             i, j = (int(v) for v in np.argwhere(outside)[0])
+            shape = None if self.requirements is None else self.requirements.input_shape
+            where = f"feature {j}" if shape is None or len(shape) == 1 else (
+                f"value {tuple(int(v) for v in np.unravel_index(j, shape))}")
             raise ValueError(
-                f"feature {j} of sample {i} is {float(x[i, j])!r}, outside [{low[j]:.6g}, {high[j]:.6g}], where the "
+                f"{where} of sample {i} is {float(x[i, j])!r}, outside [{low[j]:.6g}, {high[j]:.6g}], where the "
                 f"model's results are checked to decrypt correctly ({int(outside.sum())} value(s) outside); "
                 "beyond it they could wrap around and decrypt wrong with no error. Scale the features, or "
                 "build the model with a feature_range (or data) that covers them"
@@ -112,11 +128,11 @@ class Client:
         return data
 
     def encrypt(self, x: ArrayLike) -> bytes:
-        """A request: features ``(samples, features)`` encrypted and serialized."""
+        """A request: samples ``(samples, *input_shape)`` (the model's, e.g. ``(samples, 8, 8, 1)`` for
+        images; ``(samples, features)`` for flat samples) encrypted and serialized, flattened in row-major
+        order."""
         start = time.perf_counter()
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2:
-            raise ValueError(f"encrypt takes features of shape (samples, features), got shape {x.shape}")
+        x = self._flattened(np.asarray(x, dtype=np.float64))
         meta = {}
         features = None if self.requirements is None else self.requirements.features
         if features is not None and x.shape[1] != features:
