@@ -10,7 +10,8 @@
 
 namespace he_tf {
 BlockDense::BlockDense(const PublicContext& ctx, const double* weights, const double* bias, std::size_t cts,
-                       std::size_t blocks, std::size_t samples, std::size_t outputs, int level, double scale)
+                       std::size_t blocks, std::size_t samples, std::size_t outputs, int level, double scale,
+                       bool complex)
     : ctx_(ctx), cts_(cts), level_(level), scale_(scale), prime_(0.0) {
   const std::size_t slots = ctx.slot_count();
   BlockDenseRotations(slots, samples, blocks, outputs);  // checks the layout
@@ -52,7 +53,7 @@ BlockDense::BlockDense(const PublicContext& ctx, const double* weights, const do
     for (std::size_t d = 0; d < count; ++d) {
       std::fill(values.begin() + d * samples, values.begin() + (d + 1) * samples, bias[first + d]);
     }
-    bias_[r] = EncodeAt(ctx, values.data(), count * samples, result_parms, scale);
+    bias_[r] = EncodeAt(ctx, values.data(), count * samples, result_parms, scale, complex ? values.data() : nullptr);
   }
 }
 

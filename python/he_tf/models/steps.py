@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 import he_tf
-from he_tf import levels
+from he_tf import levels, ops
 from he_tf.arithmetic import poly_depth
 from he_tf.models import rotations
 
@@ -86,6 +86,19 @@ class Dense:
         # zeros in every slot past the outputs, so the bias (added to the outputs' slots only) and any later
         # polynomial keep them zero and a response holds nothing but the outputs.
         return x @ self.weights + self.bias
+
+    def encrypted_folded(self, x: he_tf.HETensor) -> he_tf.HETensor:
+        """:meth:`encrypted` for batch-layout slots holding two samples each, in their real and imaginary
+        parts (:mod:`he_tf.models.complex_slots`): the products by real weights act on both parts alike,
+        the bias is added to both."""
+        if x.layout != "batch" or x.rank != 2:
+            raise ValueError(f"complex-packed samples come in batch layout, shape (rows, features); got "
+                             f"layout={x.layout!r}, shape {tuple(x.shape.as_list())}")
+        y = x @ self.weights
+        n = y.values_per_ciphertext
+        row = tf.broadcast_to(tf.constant(self.bias, tf.float64)[None, :, None], [1, self.outputs, n])
+        plain = tf.concat([row, row], axis=-1)  # real parts, then imaginary parts: b + i b
+        return y.with_ciphertexts(ops.add_plain(y.context, y.ciphertexts, plain, complex=True))
 
     def rotation_steps(self, packed: bool, slots: int) -> tuple[list[int], bool]:
         """(Galois steps, whether the output is still packed), given whether the input is packed on its

@@ -64,10 +64,11 @@ _TENSOR_KEYS = frozenset({"shape", "dtype", "layout", "packed_axis", "level", "s
                           "ciphertext_shape"})
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 # Meta the receiver acts on, and the values each may take; and the counts (block layout: samples per
-# block, outputs packed in a response), positive integers up to MAX_COUNT.
+# block, outputs packed in a response; complex packing: the samples folded two per slot), positive
+# integers up to MAX_COUNT.
 _META = {"output": OUTPUT_MODES, "activation": outputs.ACTIVATIONS,
          "activation_on_server": (True, False)}
-_META_COUNTS = ("samples", "outputs")
+_META_COUNTS = ("samples", "outputs", "folded")
 MAX_COUNT = 1 << 31
 
 
