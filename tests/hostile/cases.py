@@ -17,7 +17,7 @@ import tensorflow as tf
 
 import he_tf
 from he_tf import ops
-from he_tf.models import wire
+from he_tf.models import Dense, Square, wire
 from tests.hostile import craft
 
 # Small parameters: depth 1 at N=4096 (106 of the 109 modulus bits allowed), values up to 2^7.
@@ -347,6 +347,33 @@ def wire_block_outputs_client(env: Env) -> Returned:
     return Returned(False, "decrypted a response whose packing cannot hold its outputs")
 
 
+def wire_folded_rows_server(env: Env) -> Returned:
+    """A valid request of 4 rows whose meta claims 3 samples folded two per slot (they take 2 rows)."""
+    return _handle(env, craft.wire_with_meta(_request(env), folded=3))
+
+
+def wire_folded_huge_server(env: Env) -> Returned:
+    """A valid request whose meta claims 2^31 samples folded two per slot."""
+    return _handle(env, craft.wire_with_meta(_request(env), folded=1 << 31))
+
+
+def wire_folded_nonlinear_server(env: Env) -> Returned:
+    """A folded request (two samples per slot, rows consistent) to a model with a square: it would mix them."""
+    model = he_tf.models.from_steps([Dense(np.eye(3), np.zeros(3)), Square()])
+    keys = he_tf.KeySet.generate(model.params)  # depth 2
+    x = he_tf.encrypt(keys.public, X, secret=keys.secret, imag=X)
+    request = wire.encode("request", x, keys.public.key_id, {"folded": 8})
+    he_tf.models.Server(keys.public, model).handle(request)
+    return Returned(False, "a model with a square served a complex-packed request")
+
+
+def wire_folded_client(env: Env) -> Returned:
+    """A valid response whose meta claims 2^31 samples folded into its 4 rows."""
+    response = craft.wire_with_meta(_server(env).handle(_request(env)), folded=1 << 31)
+    he_tf.models.Client(env.keys).decrypt(response)
+    return Returned(False, "decrypted a response whose rows cannot hold its folded samples")
+
+
 def wire_huge_shape_server(env: Env) -> Returned:
     """A valid request of 4 x 3 samples (3 ciphertexts) whose header claims 2^27 x 3."""
     return _handle(env, craft.wire_with_shape(_request(env), [1 << 27, 3]))
@@ -661,6 +688,11 @@ CASES: dict[str, Case] = {
         Case("wire-block-samples-server-handle", wire_block_samples_server, VALUE),
         Case("wire-block-huge-samples-server-handle", wire_block_huge_samples_server, VALUE),
         Case("wire-block-outputs-client-decrypt", wire_block_outputs_client, VALUE),
+        Case("wire-folded-rows-server-handle", wire_folded_rows_server, VALUE),
+        Case("wire-folded-huge-server-handle", wire_folded_huge_server, VALUE),
+        Case("wire-folded-nonlinear-server-handle", wire_folded_nonlinear_server, VALUE,
+             defect="squares mix the two samples of a slot"),
+        Case("wire-folded-client-decrypt", wire_folded_client, VALUE),
         Case(
             "zstd-error-repeated-deserialize",
             zstd_error_repeated_deserialize,
