@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "residues.h"
 #include "seal_io.h"
 #include "seal_load.h"
 
@@ -138,7 +139,11 @@ std::string SaveCiphertext(const seal::Ciphertext& ct, seal::compr_mode_type mod
 
 seal::Ciphertext LoadCiphertext(const PublicContext& ctx, std::string_view bytes) {
   seal::Ciphertext ct;
-  LoadValidated(ctx.seal_context(), bytes, ct);
+  if (IsResidueEncoded(bytes)) {
+    LoadValidated(ctx.seal_context(), DecodeResidues(ctx.seal_context(), bytes), ct);
+  } else {
+    LoadValidated(ctx.seal_context(), bytes, ct);
+  }
   return ct;
 }
 

@@ -42,7 +42,8 @@ void CheckSameKeySet(const PublicContext& ctx, const SecretKey& sk);
 void CheckLevelAndScale(const PublicContext& ctx, const seal::Ciphertext& ct, int level, double scale,
                         const char* what);
 
-// Ciphertext bytes. Loading validates them against the context's parameters.
+// Ciphertext bytes. Loading validates them against the context's parameters; it reads SEAL's
+// form (compressed or not) and the residue encoding (residues.h).
 std::string SaveCiphertext(const seal::Ciphertext& ct, seal::compr_mode_type mode);
 seal::Ciphertext LoadCiphertext(const PublicContext& ctx, std::string_view bytes);
 
