@@ -48,7 +48,7 @@ def run_once(harness: str, work: Path, runs: int, seconds: int | None, extra: li
     ]
     if seconds:
         args.append(f"-max_total_time={seconds}")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "python")]))
     before = set(crashes.iterdir())
     start = time.perf_counter()
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)

@@ -120,6 +120,14 @@ def _crafted_deserialized(env: Env, edit: Callable[[bytes], bytes]) -> he_tf.HET
     return he_tf.deserialize(env.keys.public, data, tf.type_spec_from_value(x))
 
 
+def _residues_deserialized(env: Env, edit: Callable[[bytes], bytes], secret: bool = True) -> Returned:
+    """X encrypted (seeded), residue-encoded, each string edited (checksum made right), deserialized, + 1."""
+    x = he_tf.encrypt(env.keys.public, X, secret=env.keys.secret if secret else None)
+    strings = [craft.edit_serialized(s, edit) for s in he_tf.serialize(x, encoding="residues").numpy().ravel()]
+    data = tf.reshape(tf.constant(strings, tf.string), x.ciphertexts.shape)
+    return _add_one(env, he_tf.deserialize(env.keys.public, data, tf.type_spec_from_value(x)))
+
+
 def _decrypt(env: Env, x: he_tf.HETensor, expected) -> Returned:
     return _close(he_tf.decrypt(env.keys.secret, x).numpy(), expected)
 
@@ -321,6 +329,31 @@ def zstd_error_repeated_secret_key(env: Env) -> Returned:
     """A secret key whose zstd frame is corrupted, refused 1000 times."""
     data = _secret_blob(env, _corrupt_zstd)
     return _refused_every_time(lambda: he_tf.SecretKey.deserialize(data), 1000)
+
+
+def residues_above_prime(env: Env) -> Returned:
+    """A residue-encoded ciphertext whose first residue is its prime (SEAL would reduce nothing)."""
+    q0 = PARAMS.primes[0]
+    return _residues_deserialized(env, lambda b: craft.residue_first_word(b, q0, q0.bit_length()))
+
+
+def residues_truncated(env: Env) -> Returned:
+    """A residue-encoded ciphertext one byte short."""
+    return _residues_deserialized(env, lambda b: b[:-1])
+
+
+def residues_more_polys(env: Env) -> Returned:
+    """A residue-encoded public-key ciphertext (2 polynomials) whose prefix claims 3 and their words."""
+    def edit(b: bytes) -> bytes:
+        words = 3 * PARAMS.poly_modulus_degree * (len(PARAMS.coeff_mod_bit_sizes) - 1)
+        b = craft.residue_prefix_field(craft.residue_prefix_field(b, 49, 3), 105, words)
+        return craft.residue_prefix_field(b, 8, 113 + 8 * words)
+    return _residues_deserialized(env, edit, secret=False)
+
+
+def residues_size_lie(env: Env) -> Returned:
+    """A residue-encoded ciphertext whose SEAL header declares 2^40 bytes."""
+    return _residues_deserialized(env, lambda b: craft.residue_prefix_field(b, 8, 1 << 40))
 
 
 def wire_huge_grid(env: Env) -> Returned:
@@ -685,6 +718,10 @@ CASES: dict[str, Case] = {
         Case("declared-words-secret-key", declared_words_secret_key, VALUE, defect="zero-fills 1 GiB"),
         Case("declared-words-public-key", declared_words_public_key, VALUE, defect="zero-fills 1 GiB"),
         Case("wire-huge-grid", wire_huge_grid, VALUE),
+        Case("residues-above-prime-deserialize", residues_above_prime, OP_ERROR, defect="an unreduced residue"),
+        Case("residues-truncated-deserialize", residues_truncated, OP_ERROR),
+        Case("residues-more-polys-deserialize", residues_more_polys, OP_ERROR, defect="reads past the body"),
+        Case("residues-size-lie-deserialize", residues_size_lie, OP_ERROR, defect="allocates 1 TiB"),
         Case("wire-block-samples-server-handle", wire_block_samples_server, VALUE),
         Case("wire-block-huge-samples-server-handle", wire_block_huge_samples_server, VALUE),
         Case("wire-block-outputs-client-decrypt", wire_block_outputs_client, VALUE),

@@ -33,7 +33,7 @@ class Outcome:
 
 
 def _worker(folder: Path, names: list[str]) -> tuple[int, str, str]:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "python")]))
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "tests.hostile.run_case", str(folder), *names],
