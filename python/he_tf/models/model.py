@@ -443,17 +443,22 @@ class EncryptedModel:
             return blocks.BlockLayout(slot_rows, self.n_features, 1, self.params.slot_count)
         return blocks.choose(slot_rows, self.n_features, self.steps[0].outputs, self.params)
 
-    def predict_blocks(self, x: he_tf.HETensor, layout: blocks.BlockLayout, folded: bool = False) -> he_tf.HETensor:
+    def predict_blocks(self, x: he_tf.HETensor, layout: blocks.BlockLayout,
+                       folded: int | None = None) -> he_tf.HETensor:
         """Runs the model on a request in block layout; the result packs the outputs
-        (:func:`blocks.output_shape`). ``folded``: two samples per slot (:attr:`complex_packing`)."""
-        if folded and not self.complex_packing:
+        (:func:`blocks.output_shape`). ``folded``: the samples of a complex-packed request, two per slot
+        (:attr:`complex_packing`), in ``layout.samples`` rows."""
+        if folded is not None and not self.complex_packing:
             raise ValueError(f"{self.name} cannot serve complex-packed requests: its server steps "
                              f"({self._depth_breakdown()}) are not a single affine layer in batch layout, and a "
                              "non-linear step mixes the real and imaginary parts; send one sample per slot")
+        if folded is not None and complex_slots.rows(folded) != layout.samples:
+            raise ValueError(f"{folded} folded samples take {complex_slots.rows(folded)} rows, the layout has "
+                             f"{layout.samples}")
         if not layout.packed:
-            if folded:
+            if folded is not None:
                 self._check_input(x)
-                return self.steps[0].encrypted_folded(x)
+                return self.steps[0].encrypted_folded(x, folded)
             return self.predict(x)
         if not self.blockable:
             raise ValueError(f"{self.name} cannot serve requests in block layout (layout={self.layout!r}, steps "

@@ -242,13 +242,13 @@ class Server:
         rows = np.zeros((layout.samples, self.model.n_features))
         if folded:  # the complex-packed request of that size, one feature per ciphertext
             x = he_tf.encrypt(self.public, rows, layout="batch", imag=rows)
-            y = self.model.predict_blocks(x, dataclasses.replace(layout, blocks=1), folded=True)
+            y = self.model.predict_blocks(x, dataclasses.replace(layout, blocks=1), folded=samples)
             sanitize(align(y, 0, y.scale), self.flood_bits)
         if layout.packed:  # encodes the weights in block layout, if the keys have its rotations
             try:
                 packed = layout.pack(rows)
                 x = he_tf.encrypt(self.public, packed, layout="batch", imag=packed if folded else None)
-                y = self.model.predict_blocks(x, layout, folded)
+                y = self.model.predict_blocks(x, layout, samples if folded else None)
                 sanitize(align(y, 0, y.scale), self.flood_bits)
             except tf.errors.InvalidArgumentError:
                 pass  # a key set without them: such requests come one feature per ciphertext
@@ -262,7 +262,7 @@ class Server:
         x, layout = message.tensor, self._block_layout(message)
         folded = self._folded(message, layout)
         parsed = time.perf_counter()
-        y = self.model.predict_blocks(x, layout, folded is not None)
+        y = self.model.predict_blocks(x, layout, folded)
         # The client only decrypts: drop the remaining primes first, fewer bytes to send.
         y = sanitize(align(y, 0, y.scale), self.flood_bits)  # eager: the ops have run when this returns
         computed = time.perf_counter()
