@@ -156,7 +156,8 @@ def test_client_and_server_at_the_packing_limit(served):
     request = client.encrypt(x)
     assert len(request) < 600_000
     _, header, _ = craft.wire_split(request)
-    assert header["tensor"]["ciphertext_shape"] == [1, 10] and header["meta"] == {"samples": 569}
+    # A linear model: 569 samples folded two per slot into 285 rows, 6 blocks of them per ciphertext.
+    assert header["tensor"]["ciphertext_shape"] == [1, 5] and header["meta"] == {"samples": 285, "folded": 569}
     response = server.handle(request)
     prediction = client.decrypt(response)
     logits = model.logits_plain(x)
@@ -175,7 +176,7 @@ def test_other_batch_sizes_go_unpacked(served):
 def test_key_requirements_round_trip(served):
     x, model, _, _ = served
     requirements = model.key_requirements(samples=len(x))
-    assert requirements.rotations == (569, 1138) and requirements.blocks == 3
+    assert requirements.rotations == (285, 570, 855, 1140, 1425) and requirements.blocks == 6
     assert hm.KeyRequirements.from_json(requirements.to_json()) == requirements
 
 

@@ -144,7 +144,11 @@ def test_dense_bounds_are_exact_over_the_box():
     np.testing.assert_allclose(got_low, out.min(axis=0))
     np.testing.assert_allclose(got_high, out.max(axis=0))
     model = hm.from_steps([dense], feature_range=(low, high))
-    assert model.magnitudes()[0].bound == pytest.approx(np.max(np.abs(out)))
+    # One affine layer: complex packing, whose slots x + iy are bounded by sqrt(2) max(|x|, |y|).
+    assert model.complex_packing and model.slot_growth == pytest.approx(np.sqrt(2))
+    assert model.magnitudes()[0].bound == pytest.approx(np.sqrt(2) * np.max(np.abs(out)))
+    vector = hm.from_steps([dense], feature_range=(low, high), layout="vector")
+    assert vector.magnitudes()[0].bound == pytest.approx(np.max(np.abs(out)))
 
 
 def test_square_and_polynomial_bounds_hold():

@@ -16,7 +16,7 @@ import tensorflow as tf
 import he_tf
 import he_tf.models as hm
 from he_tf import ops, packing
-from he_tf.models import wire
+from he_tf.models import complex_slots, wire
 from he_tf.models.steps import Dense, Square
 
 # Slots outside the result hold the rounding residue of the plaintext masks (about 1e-9 of the values) and
@@ -27,9 +27,12 @@ ROTATED_ATOL = 1e-4  # sums of up to 20 values through 5 to 9 rotations (about 2
 rng = np.random.default_rng(7)
 
 
-def all_slots(secret: he_tf.SecretKey, y: he_tf.HETensor) -> np.ndarray:
-    """Every slot of every ciphertext of y: ``[ciphertext shape..., slot_count]``."""
-    return ops.decrypt(y.context, secret.tensor, y.ciphertexts, num_values=y.he_params.slot_count).numpy()
+def all_slots(secret: he_tf.SecretKey, y: he_tf.HETensor, part: str = "real") -> np.ndarray:
+    """Every slot of every ciphertext of y: ``[ciphertext shape..., slot_count]``, their real or
+    imaginary parts."""
+    slots = y.he_params.slot_count
+    both = ops.decrypt(y.context, secret.tensor, y.ciphertexts, num_values=2 * slots, complex=True).numpy()
+    return both[..., :slots] if part == "real" else both[..., slots:]
 
 
 def expected_slots(y: he_tf.HETensor, values: np.ndarray) -> np.ndarray:
@@ -43,11 +46,11 @@ def expected_slots(y: he_tf.HETensor, values: np.ndarray) -> np.ndarray:
 
 
 def check_only_result(secret: he_tf.SecretKey, y: he_tf.HETensor, values: np.ndarray,
-                      result_atol: float = RESULT_ATOL) -> None:
-    got, want = all_slots(secret, y), expected_slots(y, values)
+                      result_atol: float = RESULT_ATOL, part: str = "real", zero_atol: float = ZERO_ATOL) -> None:
+    got, want = all_slots(secret, y, part), expected_slots(y, values)
     used = want != 0
     outside = np.abs(got[~used]).max()
-    assert outside <= ZERO_ATOL, f"a slot outside the result holds {outside:.3g}"
+    assert outside <= zero_atol, f"a slot outside the result holds {outside:.3g}"
     np.testing.assert_allclose(got[used], want[used], atol=result_atol)
 
 
@@ -87,9 +90,19 @@ def test_responses_hold_only_the_result(name, layout, output):
     model = build(name, layout, output)
     client = hm.Client.generate(model.key_requirements())
     server = hm.Server(client.send_public_context(), model)
-    y = response_tensor(client, server.handle(client.encrypt(X)))
+    response = wire.decode(server.handle(client.encrypt(X)), client._keys.public, expect="response")
+    y = response.tensor
     assert y.level == 0
-    check_only_result(client._keys.secret, y, model.predict_plain(X))
+    if "folded" not in response.meta:
+        check_only_result(client._keys.secret, y, model.predict_plain(X))
+        # The imaginary parts hold noise only (its size: an order above the real parts' rounding residue).
+        check_only_result(client._keys.secret, y, np.zeros(y.shape), part="imag", zero_atol=10 * ZERO_ATOL)
+        return
+    # Complex packing (a linear model): the real parts hold the first samples, the imaginary parts the rest.
+    assert model.complex_packing and response.meta["folded"] == len(X)
+    real, imag = complex_slots.fold(model.predict_plain(X))
+    check_only_result(client._keys.secret, y, real)
+    check_only_result(client._keys.secret, y, imag, part="imag")
 
 
 def recover_weights(slots: np.ndarray, x: np.ndarray) -> np.ndarray:

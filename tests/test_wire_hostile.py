@@ -122,6 +122,9 @@ def test_header_that_is_not_ascii_json_or_has_bad_constants(keys, message):
     ("meta", {"x": {"y": 1}}, "meta\\['x'\\] must be a string, number"),
     ("meta", {"activation": "relu"}, "meta\\['activation'\\] must be one of"),
     ("meta", {"activation_on_server": 1}, "meta\\['activation_on_server'\\] must be one of"),
+    ("meta", {"folded": 0}, "meta\\['folded'\\] must be an integer in \\[1, "),
+    ("meta", {"folded": True}, "meta\\['folded'\\] must be an integer"),
+    ("meta", {"folded": 1 << 40}, "meta\\['folded'\\] must be an integer in"),
     ("tensor", [], "tensor must be an object"),
     ("extra", 1, "unknown fields \\['extra'\\]"),
 ])

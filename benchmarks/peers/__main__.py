@@ -64,7 +64,8 @@ def prepare_data(path: Path, seed: int) -> dict[str, np.ndarray]:
 
 
 def start_workers(names: list[str], data_path: Path) -> dict[str, Server]:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    # The tree's he_tf first (its python/ folder), whatever the venv has installed.
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "python")]))
     workers = {}
     for name in names:
         python, module = WORKERS[name]

@@ -27,7 +27,8 @@ class HeTfTask(Task):
             "params": {"poly_modulus_degree": params.poly_modulus_degree,
                        "coeff_mod_bit_sizes": list(params.coeff_mod_bit_sizes), "scale_bits": params.scale_bits,
                        "precision_bits": params.precision_bits(), "rotations": list(requirements.rotations or [])},
-            "layout": f"{layout.blocks} feature block(s) per ciphertext",
+            "layout": f"{layout.blocks} feature block(s) per ciphertext"
+                      + ("; complex packing (two samples per slot)" if requirements.complex else ""),
             "request_ciphertexts": layout.ciphertexts * -(-layout.shape[0] // params.slot_count),
             "key_bytes": {"public_context": len(public),
                           "secret_key": len(self.client._keys.secret.serialize())},

@@ -1,6 +1,7 @@
 #include "arith.h"
 
 #include <cmath>
+#include <complex>
 #include <cstdint>
 #include <sstream>
 #include <stdexcept>
@@ -86,7 +87,7 @@ void CheckCanRescale(const PublicContext& ctx, const seal::Ciphertext& a, const 
 }
 
 seal::Plaintext EncodeAt(const PublicContext& ctx, const double* values, std::size_t n, seal::parms_id_type parms,
-                         double scale) {
+                         double scale, const double* imag) {
   CheckScale(ctx.seal_context(), parms, scale, "a plaintext encoding");
   if (n > ctx.slot_count()) {
     throw std::invalid_argument("cannot encode " + std::to_string(n) + " values into " +
@@ -94,17 +95,26 @@ seal::Plaintext EncodeAt(const PublicContext& ctx, const double* values, std::si
   }
   const double limit = MaxEncodableMagnitude(ctx.params());
   for (std::size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(values[i]) || std::fabs(values[i]) >= limit) {
+    const double magnitude = imag == nullptr ? std::fabs(values[i]) : std::hypot(values[i], imag[i]);
+    if (!(magnitude < limit)) {  // NaN and infinities too
       std::ostringstream msg;
-      msg << "plaintext value " << values[i] << " cannot be encoded with " << ctx.params().ToString()
-          << ": it must be finite with |x| < " << limit;
+      msg << "plaintext value " << values[i];
+      if (imag != nullptr) msg << " + " << imag[i] << "i";
+      msg << " cannot be encoded with " << ctx.params().ToString() << ": it must be finite with |x| < " << limit;
       throw std::invalid_argument(msg.str());
     }
   }
-  thread_local std::vector<double> buffer;
-  buffer.assign(values, values + n);
   seal::Plaintext plain;
-  ctx.encoder().encode(buffer, parms, scale, plain);
+  if (imag == nullptr) {
+    thread_local std::vector<double> buffer;
+    buffer.assign(values, values + n);
+    ctx.encoder().encode(buffer, parms, scale, plain);
+    return plain;
+  }
+  thread_local std::vector<std::complex<double>> slots;
+  slots.resize(n);
+  for (std::size_t i = 0; i < n; ++i) slots[i] = {values[i], imag[i]};
+  ctx.encoder().encode(slots, parms, scale, plain);
   return plain;
 }
 

@@ -23,9 +23,10 @@ seal::parms_id_type ParmsAtLevel(const PublicContext& ctx, int level);
 // The prime a rescale at `ct`'s level drops, as a double.
 double RescalePrime(const PublicContext& ctx, const seal::Ciphertext& ct);
 
-// values[0..n) in the first slots, zeros after, at `parms` and `scale`.
+// values[0..n) in the first slots, zeros after, at `parms` and `scale`; with
+// `imag`, slot k holds values[k] + i imag[k].
 seal::Plaintext EncodeAt(const PublicContext& ctx, const double* values, std::size_t n, seal::parms_id_type parms,
-                         double scale);
+                         double scale, const double* imag = nullptr);
 
 seal::Ciphertext Negate(const PublicContext& ctx, const seal::Ciphertext& a);
 seal::Ciphertext Add(const PublicContext& ctx, const seal::Ciphertext& a, const seal::Ciphertext& b);

@@ -10,7 +10,8 @@
 
 namespace he_tf {
 BlockDense::BlockDense(const PublicContext& ctx, const double* weights, const double* bias, std::size_t cts,
-                       std::size_t blocks, std::size_t samples, std::size_t outputs, int level, double scale)
+                       std::size_t blocks, std::size_t samples, std::size_t outputs, int level, double scale,
+                       std::size_t imaginary_samples)
     : ctx_(ctx), cts_(cts), level_(level), scale_(scale), prime_(0.0) {
   const std::size_t slots = ctx.slot_count();
   BlockDenseRotations(slots, samples, blocks, outputs);  // checks the layout
@@ -22,7 +23,8 @@ BlockDense::BlockDense(const PublicContext& ctx, const double* weights, const do
       ctx.seal_context().get_context_data(parms)->parms().coeff_modulus().back().value());
   prime_ = prime;
   const seal::parms_id_type result_parms = ParmsAtLevel(ctx, level - 1);
-  std::vector<double> values(slots);
+  if (imaginary_samples > samples) throw std::invalid_argument("block dense: more imaginary samples than samples");
+  std::vector<double> values(slots), imag(imaginary_samples > 0 ? slots : 0);
   const std::size_t out_cts = (outputs + per - 1) / per;
   groups_.resize(out_cts);
   bias_.resize(out_cts);
@@ -52,7 +54,10 @@ BlockDense::BlockDense(const PublicContext& ctx, const double* weights, const do
     for (std::size_t d = 0; d < count; ++d) {
       std::fill(values.begin() + d * samples, values.begin() + (d + 1) * samples, bias[first + d]);
     }
-    bias_[r] = EncodeAt(ctx, values.data(), count * samples, result_parms, scale);
+    for (std::size_t d = 0; d < count && !imag.empty(); ++d) {
+      std::fill(imag.begin() + d * samples, imag.begin() + d * samples + imaginary_samples, bias[first + d]);
+    }
+    bias_[r] = EncodeAt(ctx, values.data(), count * samples, result_parms, scale, imag.empty() ? nullptr : imag.data());
   }
 }
 

@@ -27,10 +27,16 @@ namespace he_tf {
 // rotated left by s * samples (before the rescale, so that the key switch's
 // noise is divided by the dropped prime), then summed and rescaled once: one
 // level, scale unchanged, one rotation per nonzero shift. Plaintexts are encoded once, here.
+// `imaginary_samples` > 0: every slot holds two samples, in its real and
+// imaginary parts (real weights, sums and rotations act on both alike); the
+// bias is added to the real parts of each output block and to the imaginary
+// parts of its first `imaginary_samples` slots (those that hold samples), so
+// every other part of every slot stays zero.
 class BlockDense {
  public:
   BlockDense(const PublicContext& ctx, const double* weights, const double* bias, std::size_t cts,
-             std::size_t blocks, std::size_t samples, std::size_t outputs, int level, double scale);
+             std::size_t blocks, std::size_t samples, std::size_t outputs, int level, double scale,
+             std::size_t imaginary_samples = 0);
 
   std::size_t output_ciphertexts() const { return groups_.size(); }
   // The terms of output ciphertext r: (shift, products) groups, parallel over groups.

@@ -1,10 +1,12 @@
 #include "ckks.h"
 
 #include <cmath>
+#include <complex>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
 
+#include "residues.h"
 #include "seal_io.h"
 #include "seal_load.h"
 
@@ -25,11 +27,7 @@ double MaxEncodableMagnitude(const CkksParams& params) {
 
 namespace {
 
-seal::Plaintext EncodeForEncryption(const PublicContext& ctx, const double* values, std::size_t n) {
-  if (n > ctx.slot_count()) {
-    throw std::invalid_argument("cannot encrypt " + std::to_string(n) + " values into one ciphertext of " +
-                                std::to_string(ctx.slot_count()) + " slots");
-  }
+void CheckEncryptable(const PublicContext& ctx, const double* values, std::size_t n) {
   const double limit = MaxEncodableMagnitude(ctx.params());
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(values[i])) throw std::invalid_argument("cannot encrypt NaN or infinite values");
@@ -41,26 +39,53 @@ seal::Plaintext EncodeForEncryption(const PublicContext& ctx, const double* valu
       throw std::invalid_argument(msg.str());
     }
   }
-  thread_local std::vector<double> buffer;
-  buffer.assign(values, values + n);
+}
+
+seal::Plaintext EncodeForEncryption(const PublicContext& ctx, const double* values, std::size_t n,
+                                    const double* imag) {
+  if (n > ctx.slot_count()) {
+    throw std::invalid_argument("cannot encrypt " + std::to_string(n) + " values into one ciphertext of " +
+                                std::to_string(ctx.slot_count()) + " slots");
+  }
+  CheckEncryptable(ctx, values, n);
   seal::Plaintext plain;
-  ctx.encoder().encode(buffer, ctx.scale(), plain);
+  if (imag == nullptr) {
+    thread_local std::vector<double> buffer;
+    buffer.assign(values, values + n);
+    ctx.encoder().encode(buffer, ctx.scale(), plain);
+    return plain;
+  }
+  CheckEncryptable(ctx, imag, n);
+  const double limit = MaxEncodableMagnitude(ctx.params());
+  thread_local std::vector<std::complex<double>> slots;
+  slots.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    slots[i] = {values[i], imag[i]};
+    if (std::abs(slots[i]) >= limit) {  // what bounds the encoding's coefficients: the slot's modulus
+      std::ostringstream msg;
+      msg << "the complex slot " << values[i] << " + " << imag[i] << "i is too large to encrypt with "
+          << ctx.params().ToString() << ": its modulus must stay below " << limit;
+      throw std::invalid_argument(msg.str());
+    }
+  }
+  ctx.encoder().encode(slots, ctx.scale(), plain);
   return plain;
 }
 
 }  // namespace
 
-seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::size_t n) {
+seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::size_t n, const double* imag) {
   seal::Ciphertext ct;
-  ctx.encryptor().encrypt(EncodeForEncryption(ctx, values, n), ct);
+  ctx.encryptor().encrypt(EncodeForEncryption(ctx, values, n, imag), ct);
   return ct;
 }
 
-std::string EncryptSymmetric(const PublicContext& ctx, const SecretKey& sk, const double* values, std::size_t n) {
+std::string EncryptSymmetric(const PublicContext& ctx, const SecretKey& sk, const double* values, std::size_t n,
+                             const double* imag) {
   CheckSameKeySet(ctx, sk);
   // Uncompressed: the seed already halves the bytes, and compressing costs
   // more than encrypting; HeSerialize compresses when the bytes leave.
-  return SaveToString(sk.EncryptSymmetric(EncodeForEncryption(ctx, values, n)), seal::compr_mode_type::none);
+  return SaveToString(sk.EncryptSymmetric(EncodeForEncryption(ctx, values, n, imag)), seal::compr_mode_type::none);
 }
 
 void CheckSameKeySet(const PublicContext& ctx, const SecretKey& sk) {
@@ -71,7 +96,8 @@ void CheckSameKeySet(const PublicContext& ctx, const SecretKey& sk) {
   }
 }
 
-void Decrypt(const PublicContext& ctx, const SecretKey& sk, const seal::Ciphertext& ct, double* out, std::size_t n) {
+void Decrypt(const PublicContext& ctx, const SecretKey& sk, const seal::Ciphertext& ct, double* out, std::size_t n,
+             double* imag) {
   CheckSameKeySet(ctx, sk);
   if (n > ctx.slot_count()) {
     throw std::invalid_argument("cannot read " + std::to_string(n) + " values from a ciphertext of " +
@@ -79,9 +105,18 @@ void Decrypt(const PublicContext& ctx, const SecretKey& sk, const seal::Cipherte
   }
   seal::Plaintext plain;
   sk.Decrypt(ct, plain);
-  thread_local std::vector<double> buffer;
-  ctx.encoder().decode(plain, buffer);
-  std::copy(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n), out);
+  if (imag == nullptr) {
+    thread_local std::vector<double> buffer;
+    ctx.encoder().decode(plain, buffer);
+    std::copy(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n), out);
+    return;
+  }
+  thread_local std::vector<std::complex<double>> slots;
+  ctx.encoder().decode(plain, slots);
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i] = slots[i].real();
+    imag[i] = slots[i].imag();
+  }
 }
 
 void CheckLevelAndScale(const PublicContext& ctx, const seal::Ciphertext& ct, int level, double scale,
@@ -104,7 +139,11 @@ std::string SaveCiphertext(const seal::Ciphertext& ct, seal::compr_mode_type mod
 
 seal::Ciphertext LoadCiphertext(const PublicContext& ctx, std::string_view bytes) {
   seal::Ciphertext ct;
-  LoadValidated(ctx.seal_context(), bytes, ct);
+  if (IsResidueEncoded(bytes)) {
+    LoadValidated(ctx.seal_context(), DecodeResidues(ctx.seal_context(), bytes), ct);
+  } else {
+    LoadValidated(ctx.seal_context(), bytes, ct);
+  }
   return ct;
 }
 

@@ -18,15 +18,21 @@ namespace he_tf {
 double MaxEncodableMagnitude(const CkksParams& params);
 
 // Encrypts values[0..n) (n <= slot count) into one ciphertext at the top level
-// and the context's scale; the remaining slots hold zeros.
-seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::size_t n);
+// and the context's scale; the remaining slots hold zeros. With `imag`, slot k
+// holds the complex value values[k] + i imag[k] (CKKS slots are complex: two
+// real values per slot for computations that act on both parts alike).
+seal::Ciphertext Encrypt(const PublicContext& ctx, const double* values, std::size_t n,
+                         const double* imag = nullptr);
 
 // Like Encrypt, with the secret key; returns the seeded serialized form
 // (about half the bytes), uncompressed, which LoadCiphertext expands.
-std::string EncryptSymmetric(const PublicContext& ctx, const SecretKey& sk, const double* values, std::size_t n);
+std::string EncryptSymmetric(const PublicContext& ctx, const SecretKey& sk, const double* values, std::size_t n,
+                             const double* imag = nullptr);
 
-// Decrypts and writes the first n slots to out[0..n).
-void Decrypt(const PublicContext& ctx, const SecretKey& sk, const seal::Ciphertext& ct, double* out, std::size_t n);
+// Decrypts and writes the real parts of the first n slots to out[0..n), and
+// their imaginary parts to imag[0..n) if given.
+void Decrypt(const PublicContext& ctx, const SecretKey& sk, const seal::Ciphertext& ct, double* out, std::size_t n,
+             double* imag = nullptr);
 
 // Checks that a secret key belongs to the key set of `ctx`.
 void CheckSameKeySet(const PublicContext& ctx, const SecretKey& sk);
@@ -36,7 +42,8 @@ void CheckSameKeySet(const PublicContext& ctx, const SecretKey& sk);
 void CheckLevelAndScale(const PublicContext& ctx, const seal::Ciphertext& ct, int level, double scale,
                         const char* what);
 
-// Ciphertext bytes. Loading validates them against the context's parameters.
+// Ciphertext bytes. Loading validates them against the context's parameters; it reads SEAL's
+// form (compressed or not) and the residue encoding (residues.h).
 std::string SaveCiphertext(const seal::Ciphertext& ct, seal::compr_mode_type mode);
 seal::Ciphertext LoadCiphertext(const PublicContext& ctx, std::string_view bytes);
 

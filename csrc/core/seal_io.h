@@ -25,6 +25,14 @@ std::string SaveToString(const T& obj, seal::compr_mode_type mode = DefaultCompr
   return out;
 }
 
+// Whether `bytes` start with a valid SEAL header of uncompressed members.
+inline bool IsUncompressed(std::string_view bytes) {
+  seal::Serialization::SEALHeader header;
+  if (bytes.size() < sizeof header) return false;
+  seal::Serialization::LoadHeader(reinterpret_cast<const seal::seal_byte*>(bytes.data()), bytes.size(), header, false);
+  return seal::Serialization::IsValidHeader(header) && header.compr_mode == seal::compr_mode_type::none;
+}
+
 // Compresses bytes that SEAL saved with compr_mode_type::none, keeping their
 // form (a seeded ciphertext stays seeded: it cannot be re-saved from the
 // expanded object). Other bytes, already compressed, are returned as they are.

@@ -54,6 +54,7 @@ HE_REGISTER_KERNEL(HeMultiply);
       .Input("context: variant")                                                   \
       .Input("a: variant")                                                         \
       .Input("plain: float64")                                                     \
+      .Attr("complex: bool = false")                                               \
       .Output("result: variant")                                                   \
       .SetShapeFn(SameShapeAsA)                                                    \
       .Doc(doc)
@@ -66,13 +67,19 @@ using PlainBinaryFn = seal::Ciphertext (*)(const PublicContext&, const seal::Cip
 
 // Each distinct plaintext row is encoded once, at the ciphertexts' level and
 // the scale the operation needs, then applied to every ciphertext it
-// broadcasts to.
+// broadcasts to. `complex`: rows of 2n values are n complex slots, real parts then imaginary parts.
 auto PlainBinary(const Call& call, PlainBinaryFn fn, bool rescales) {
   const Tensor& a = call.Ciphertexts("a");
   const Tensor& plain = call.Input("plain");
   if (plain.dims() < 1) throw std::invalid_argument("plain needs a last axis of slot values");
   TensorShape rows = plain.shape();
   const std::int64_t n = rows.dim_size(rows.dims() - 1);
+  const bool complex = call.Attr<bool>("complex");
+  if (complex && n % 2 != 0) {
+    throw std::invalid_argument("complex plaintext rows hold real then imaginary parts, an even number of "
+                                "values; got " + std::to_string(n));
+  }
+  const std::int64_t slots = complex ? n / 2 : n;
   rows.RemoveLastDims(1);
   TensorShape shape;
   Check(BroadcastShapes(a.shape(), rows, &shape));
@@ -89,7 +96,9 @@ auto PlainBinary(const Call& call, PlainBinaryFn fn, bool rescales) {
     encoded.resize(rows.num_elements());
     const double* values = plain.flat<double>().data();
     Check(ParallelForEach(call.ctx(), rows.num_elements(), kCiphertextCost / 10, [&](std::int64_t r) {
-      encoded[r] = EncodeAt(pc, values + r * n, static_cast<std::size_t>(n), first.parms_id(), scale);
+      const double* row = values + r * n;
+      encoded[r] = EncodeAt(pc, row, static_cast<std::size_t>(slots), first.parms_id(), scale,
+                            complex ? row + slots : nullptr);
     }));
   }
   return MapCiphertexts(call, a, kCiphertextCost / 10,

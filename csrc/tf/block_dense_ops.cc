@@ -27,6 +27,7 @@ REGISTER_OP("HeBlockDense")
     .Input("bias: float64")
     .Attr("samples: int >= 1")
     .Attr("blocks: int >= 1")
+    .Attr("imaginary_samples: int >= 0 = 0")
     .Output("result: variant")
     .SetShapeFn([](InferenceContext* c) {
       c->set_output(0, c->Matrix(1, c->UnknownDim()));
@@ -35,13 +36,18 @@ REGISTER_OP("HeBlockDense")
     .Doc("a: the C ciphertexts of a block-layout request (`blocks` blocks of `samples` slots each; any "
          "shape, read flat); weights [C * blocks, K]; bias [K]. Result [1, R]: x @ weights + bias with "
          "slots / samples output blocks per ciphertext, every other slot zero. One level; one rotation "
-         "per block shift. The encoded weights are kept for the next call with the same inputs.");
+         "per block shift. The encoded weights are kept for the next call with the same inputs. imaginary_samples > 0: "
+         "each slot holds two samples (real and imaginary parts); the bias is added to the real parts and to the "
+         "imaginary parts of the first imaginary_samples slots of each block.");
 
 class BlockDenseOp : public OpKernel {
  public:
   explicit BlockDenseOp(OpKernelConstruction* c) : OpKernel(c) {
     OP_REQUIRES_OK(c, c->GetAttr("samples", &samples_));
     OP_REQUIRES_OK(c, c->GetAttr("blocks", &blocks_));
+    OP_REQUIRES_OK(c, c->GetAttr("imaginary_samples", &imaginary_samples_));
+    OP_REQUIRES(c, imaginary_samples_ <= samples_,
+                absl::InvalidArgumentError("HeBlockDense: imaginary_samples must not exceed samples"));
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -101,7 +107,8 @@ class BlockDenseOp : public OpKernel {
                                                    static_cast<std::size_t>(w.dim_size(0) / blocks_),
                                                    static_cast<std::size_t>(blocks_),
                                                    static_cast<std::size_t>(samples_),
-                                                   static_cast<std::size_t>(w.dim_size(1)), level, scale);
+                                                   static_cast<std::size_t>(w.dim_size(1)), level, scale,
+                                                   static_cast<std::size_t>(imaginary_samples_));
       cached_context_ = pc;  // keeps the context the plaintexts belong to alive
       cached_level_ = level;
       cached_scale_ = scale;
@@ -111,6 +118,7 @@ class BlockDenseOp : public OpKernel {
   }
 
   int samples_, blocks_;
+  int imaginary_samples_;
   std::mutex mu_;
   std::shared_ptr<const BlockDense> cached_;
   std::shared_ptr<const PublicContext> cached_context_;

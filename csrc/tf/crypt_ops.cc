@@ -17,15 +17,18 @@ using tensorflow::shape_inference::InferenceContext;
 REGISTER_OP("HeEncrypt")
     .Input("context: variant")
     .Input("values: float64")
+    .Attr("complex: bool = false")
     .Output("ciphertexts: variant")
     .SetIsStateful()  // randomized: never folded or deduplicated
     .SetShapeFn([](InferenceContext* c) { return RowsShapeFn(c, 1); })
-    .Doc("Encrypts values[..., n] into ciphertexts[...], n values in the slots of each.");
+    .Doc("Encrypts values[..., n] into ciphertexts[...], n values in the slots of each. complex: each row is "
+         "the real parts of n / 2 slots, then their imaginary parts (n even).");
 
 REGISTER_OP("HeEncryptSymmetric")
     .Input("context: variant")
     .Input("secret_key: variant")
     .Input("values: float64")
+    .Attr("complex: bool = false")
     .Output("ciphertexts: variant")
     .SetIsStateful()
     .SetShapeFn([](InferenceContext* c) { return RowsShapeFn(c, 2); })
@@ -36,9 +39,11 @@ REGISTER_OP("HeDecrypt")
     .Input("secret_key: variant")
     .Input("ciphertexts: variant")
     .Attr("num_values: int >= 0")
+    .Attr("complex: bool = false")
     .Output("values: float64")
     .SetShapeFn([](InferenceContext* c) { return SlotValuesShapeFn(c, 2); })
-    .Doc("Decrypts ciphertexts[...] into values[..., num_values], the first num_values slots of each.");
+    .Doc("Decrypts ciphertexts[...] into values[..., num_values], the first num_values slots of each. complex: "
+         "the real parts of the first num_values / 2 slots, then their imaginary parts (num_values even).");
 
 REGISTER_OP("HeCheckLevelAndScale")
     .Input("context: variant")
@@ -75,17 +80,33 @@ class CheckLevelAndScaleOp : public OpKernel {
   int level_;
 };
 
+// Rows of 2n values for n complex slots (real parts, then imaginary parts) when `complex`.
+std::size_t SlotsOfRow(std::size_t n, bool complex, const char* what) {
+  if (complex && n % 2 != 0) {
+    throw std::invalid_argument(std::string(what) + ": complex rows hold real then imaginary parts, an even "
+                                "number of values; got " + std::to_string(n));
+  }
+  return complex ? n / 2 : n;
+}
+
 auto HeEncrypt(const Call& call) {
-  return EachInputRow<double>(call, "values", kCiphertextCost, [&pc = call.pc()](const double* row, std::size_t n) {
-    return Encrypt(pc, row, n);
-  });
+  const bool complex = call.Attr<bool>("complex");
+  return EachInputRow<double>(call, "values", kCiphertextCost,
+                              [&pc = call.pc(), complex](const double* row, std::size_t n) {
+                                const std::size_t slots = SlotsOfRow(n, complex, "encrypt");
+                                return Encrypt(pc, row, slots, complex ? row + slots : nullptr);
+                              });
 }
 
 auto HeEncryptSymmetric(const Call& call) {
   const SecretKey& sk = call.secret_key();
-  return EachInputRow<double>(call, "values", kCiphertextCost, [&pc = call.pc(), &sk](const double* row, std::size_t n) {
-    return tensorflow::Variant(CiphertextVariant::FromOwnBytes(pc.key_id(), EncryptSymmetric(pc, sk, row, n)));
-  });
+  const bool complex = call.Attr<bool>("complex");
+  return EachInputRow<double>(call, "values", kCiphertextCost,
+                              [&pc = call.pc(), &sk, complex](const double* row, std::size_t n) {
+                                const std::size_t slots = SlotsOfRow(n, complex, "encrypt");
+                                return tensorflow::Variant(CiphertextVariant::FromOwnBytes(
+                                    pc.key_id(), EncryptSymmetric(pc, sk, row, slots, complex ? row + slots : nullptr)));
+                              });
 }
 
 auto HeDecrypt(const Call& call) {
@@ -94,8 +115,10 @@ auto HeDecrypt(const Call& call) {
   CheckSameKeySet(pc, sk);
   const Tensor& cts = call.Ciphertexts("ciphertexts");
   const auto n = call.Attr<std::int64_t>("num_values");
-  return EachRow<double>(cts.shape(), n, kCiphertextCost, [&pc, &sk, &cts, n](std::int64_t i, double* values) {
-    Decrypt(pc, sk, CiphertextAt(cts, i).Get(pc), values, static_cast<std::size_t>(n));
+  const bool complex = call.Attr<bool>("complex");
+  const std::size_t slots = SlotsOfRow(static_cast<std::size_t>(n), complex, "decrypt");
+  return EachRow<double>(cts.shape(), n, kCiphertextCost, [&pc, &sk, &cts, slots, complex](std::int64_t i, double* values) {
+    Decrypt(pc, sk, CiphertextAt(cts, i).Get(pc), values, slots, complex ? values + slots : nullptr);
   });
 }
 

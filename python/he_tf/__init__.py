@@ -8,7 +8,7 @@
 
 from he_tf import _tf_import  # noqa: F401  (first: TensorFlow's start-up lines once)
 from he_tf import approx  # noqa: F401
-from he_tf.encryption import decrypt, encrypt
+from he_tf.encryption import decrypt, decrypt_parts, encrypt
 from he_tf.keys import KeySet, PublicContext, SecretKey
 from he_tf.params import Params
 from he_tf.tensor import HETensor
@@ -25,8 +25,8 @@ globals().update(_routing.FUNCTIONS)
 
 __all__ = [
     "ClusterConfig", "HETensor", "KeySet", "LocalConfig", "Params", "PublicContext", "SecretKey",
-    "convert", "decrypt", "define_output", "define_private_input", "define_private_variable", "deserialize",
-    "encrypt", "get_config", "get_protocol", "protocol", "serialize", "set_config", "set_protocol",
+    "convert", "decrypt", "decrypt_parts", "define_output", "define_private_input", "define_private_variable",
+    "deserialize", "encrypt", "get_config", "get_protocol", "protocol", "serialize", "set_config", "set_protocol",
     *_routing.FUNCTIONS,
 ]
 __version__ = "0.1.0"

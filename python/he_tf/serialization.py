@@ -14,11 +14,22 @@ from he_tf.keys import PublicContext
 from he_tf.tensor import HETensor
 
 
-def serialize(x: HETensor) -> tf.Tensor:
-    """A tf.string tensor shaped like ``x.ciphertexts``, with SEAL's compression."""
+ENCODINGS = ("zstd", "residues")
+
+
+def serialize(x: HETensor, encoding: str = "zstd") -> tf.Tensor:
+    """A tf.string tensor shaped like ``x.ciphertexts``.
+
+    ``encoding``: ``"zstd"``, SEAL's bytes with its compression; or ``"residues"``, every residue
+    stored in its prime's bit width (csrc/core/residues.h): as small for fresh ciphertexts (uniform
+    residues do not compress further), several times faster to write and to read. :func:`deserialize`
+    reads both.
+    """
     if not isinstance(x, HETensor):
         raise TypeError(f"serialize takes an HETensor, got {type(x).__name__}")
-    return ops.serialize(x.context, x.ciphertexts)
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+    return ops.serialize(x.context, x.ciphertexts, encoding=encoding)
 
 
 def deserialize(public: PublicContext, serialized, spec: HETensor.Spec) -> HETensor:

@@ -56,6 +56,7 @@ def make(root: Path) -> None:
     public_ct = he_tf.encrypt(keys.public, X)
     seeded_ct = he_tf.encrypt(keys.public, X, secret=keys.secret)
     strings = [he_tf.serialize(x).numpy()[0] for x in (public_ct, seeded_ct)]
+    residues = [he_tf.serialize(x, encoding="residues").numpy()[0][:-4] for x in (public_ct, seeded_ct)]
     without_crc = [s[:-4] for s in strings]
     key_id, seal_bytes = craft.split_serialized(strings[0])
     raw = craft.Ciphertext.parse(seal_bytes).save()  # uncompressed
@@ -64,6 +65,8 @@ def make(root: Path) -> None:
         {
             "valid": without_crc[0],
             "valid-seeded": without_crc[1],
+            "residues": residues[0],
+            "residues-seeded": residues[1],
             "uncompressed": key_id + raw,
             "zlib": key_id + craft.Ciphertext.parse(seal_bytes).save(craft.ZLIB),
             "size0": key_id + craft.empty_ciphertext(raw),

@@ -73,7 +73,31 @@ def mutate_seal(seal_bytes: bytes, rng: random.Random) -> bytes:
 
 def mutate_serialized(data: bytes, rng: random.Random) -> bytes:
     """An ``he_tf.serialize`` string (without its CRC-32, which the harness appends) mutated."""
-    return data[: craft.KEY_ID.size] + mutate_seal(data[craft.KEY_ID.size :], rng)
+    payload = data[craft.KEY_ID.size :]
+    if payload.startswith(craft.RESIDUE_MAGIC):
+        return data[: craft.KEY_ID.size] + mutate_residues(payload, rng)
+    return data[: craft.KEY_ID.size] + mutate_seal(payload, rng)
+
+
+# uint64 fields of a residue encoding's SEAL prefix: header size, polynomials, N, primes, word count.
+RESIDUE_FIELDS = (8, 49, 57, 65, 105)
+
+
+def mutate_residues(payload: bytes, rng: random.Random) -> bytes:
+    """A residue-encoded ciphertext (csrc/core/residues.h) with a prefix field, a residue, a byte or the
+    length changed."""
+    choice = rng.randrange(5)
+    if choice == 0:
+        return craft.residue_prefix_field(payload, rng.choice(RESIDUE_FIELDS), rng.choice(U64_VALUES))
+    if choice == 1:  # the first residue set to a value near a prime's width (at or above the prime, often)
+        bits = rng.choice([27, 30, 38, 39, 60])
+        return craft.residue_first_word(payload, rng.randrange(1 << bits), bits)
+    if choice == 2:
+        at = rng.randrange(len(payload))
+        return payload[:at] + bytes([payload[at] ^ (1 << rng.randrange(8))]) + payload[at + 1 :]
+    if choice == 3:
+        return payload[: rng.randrange(len(payload) + 1)]
+    return payload + rng.randbytes(rng.choice([1, 8, 1000]))
 
 
 def mutate_container(data: bytes, rng: random.Random) -> bytes:

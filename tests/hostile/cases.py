@@ -18,7 +18,7 @@ import tensorflow as tf
 
 import he_tf
 from he_tf import ops
-from he_tf.models import wire
+from he_tf.models import Dense, Square, wire
 from tests.hostile import craft, tenseal_cases
 
 # Small parameters: depth 1 at N=4096 (106 of the 109 modulus bits allowed), values up to 2^7.
@@ -119,6 +119,14 @@ def _crafted_deserialized(env: Env, edit: Callable[[bytes], bytes]) -> he_tf.HET
     strings = [craft.edit_serialized(s, edit) for s in he_tf.serialize(x).numpy().ravel()]
     data = tf.reshape(tf.constant(strings, tf.string), x.ciphertexts.shape)
     return he_tf.deserialize(env.keys.public, data, tf.type_spec_from_value(x))
+
+
+def _residues_deserialized(env: Env, edit: Callable[[bytes], bytes], secret: bool = True) -> Returned:
+    """X encrypted (seeded), residue-encoded, each string edited (checksum made right), deserialized, + 1."""
+    x = he_tf.encrypt(env.keys.public, X, secret=env.keys.secret if secret else None)
+    strings = [craft.edit_serialized(s, edit) for s in he_tf.serialize(x, encoding="residues").numpy().ravel()]
+    data = tf.reshape(tf.constant(strings, tf.string), x.ciphertexts.shape)
+    return _add_one(env, he_tf.deserialize(env.keys.public, data, tf.type_spec_from_value(x)))
 
 
 def _decrypt(env: Env, x: he_tf.HETensor, expected) -> Returned:
@@ -324,6 +332,31 @@ def zstd_error_repeated_secret_key(env: Env) -> Returned:
     return _refused_every_time(lambda: he_tf.SecretKey.deserialize(data), 1000)
 
 
+def residues_above_prime(env: Env) -> Returned:
+    """A residue-encoded ciphertext whose first residue is its prime (SEAL would reduce nothing)."""
+    q0 = PARAMS.primes[0]
+    return _residues_deserialized(env, lambda b: craft.residue_first_word(b, q0, q0.bit_length()))
+
+
+def residues_truncated(env: Env) -> Returned:
+    """A residue-encoded ciphertext one byte short."""
+    return _residues_deserialized(env, lambda b: b[:-1])
+
+
+def residues_more_polys(env: Env) -> Returned:
+    """A residue-encoded public-key ciphertext (2 polynomials) whose prefix claims 3 and their words."""
+    def edit(b: bytes) -> bytes:
+        words = 3 * PARAMS.poly_modulus_degree * (len(PARAMS.coeff_mod_bit_sizes) - 1)
+        b = craft.residue_prefix_field(craft.residue_prefix_field(b, 49, 3), 105, words)
+        return craft.residue_prefix_field(b, 8, 113 + 8 * words)
+    return _residues_deserialized(env, edit, secret=False)
+
+
+def residues_size_lie(env: Env) -> Returned:
+    """A residue-encoded ciphertext whose SEAL header declares 2^40 bytes."""
+    return _residues_deserialized(env, lambda b: craft.residue_prefix_field(b, 8, 1 << 40))
+
+
 def wire_huge_grid(env: Env) -> Returned:
     """2^27 x 3 samples: a grid of 65536 x 3 ciphertexts, all of length 0 (an empty body)."""
     request = craft.wire_huge_shape(_request(env), 1 << 27, PARAMS.slot_count)
@@ -346,6 +379,33 @@ def wire_block_outputs_client(env: Env) -> Returned:
     response = craft.wire_with_meta(_server(env).handle(_request(env)), samples=4, outputs=1 << 31)
     he_tf.models.Client(env.keys).decrypt(response)
     return Returned(False, "decrypted a response whose packing cannot hold its outputs")
+
+
+def wire_folded_rows_server(env: Env) -> Returned:
+    """A valid request of 4 rows whose meta claims 3 samples folded two per slot (they take 2 rows)."""
+    return _handle(env, craft.wire_with_meta(_request(env), folded=3))
+
+
+def wire_folded_huge_server(env: Env) -> Returned:
+    """A valid request whose meta claims 2^31 samples folded two per slot."""
+    return _handle(env, craft.wire_with_meta(_request(env), folded=1 << 31))
+
+
+def wire_folded_nonlinear_server(env: Env) -> Returned:
+    """A folded request (two samples per slot, rows consistent) to a model with a square: it would mix them."""
+    model = he_tf.models.from_steps([Dense(np.eye(3), np.zeros(3)), Square()])
+    keys = he_tf.KeySet.generate(model.params)  # depth 2
+    x = he_tf.encrypt(keys.public, X, secret=keys.secret, imag=X)
+    request = wire.encode("request", x, keys.public.key_id, {"folded": 8})
+    he_tf.models.Server(keys.public, model).handle(request)
+    return Returned(False, "a model with a square served a complex-packed request")
+
+
+def wire_folded_client(env: Env) -> Returned:
+    """A valid response whose meta claims 2^31 samples folded into its 4 rows."""
+    response = craft.wire_with_meta(_server(env).handle(_request(env)), folded=1 << 31)
+    he_tf.models.Client(env.keys).decrypt(response)
+    return Returned(False, "decrypted a response whose rows cannot hold its folded samples")
 
 
 def wire_huge_shape_server(env: Env) -> Returned:
@@ -667,9 +727,18 @@ CASES: dict[str, Case] = {
         Case("declared-words-secret-key", declared_words_secret_key, VALUE, defect="zero-fills 1 GiB"),
         Case("declared-words-public-key", declared_words_public_key, VALUE, defect="zero-fills 1 GiB"),
         Case("wire-huge-grid", wire_huge_grid, VALUE),
+        Case("residues-above-prime-deserialize", residues_above_prime, OP_ERROR, defect="an unreduced residue"),
+        Case("residues-truncated-deserialize", residues_truncated, OP_ERROR),
+        Case("residues-more-polys-deserialize", residues_more_polys, OP_ERROR, defect="reads past the body"),
+        Case("residues-size-lie-deserialize", residues_size_lie, OP_ERROR, defect="allocates 1 TiB"),
         Case("wire-block-samples-server-handle", wire_block_samples_server, VALUE),
         Case("wire-block-huge-samples-server-handle", wire_block_huge_samples_server, VALUE),
         Case("wire-block-outputs-client-decrypt", wire_block_outputs_client, VALUE),
+        Case("wire-folded-rows-server-handle", wire_folded_rows_server, VALUE),
+        Case("wire-folded-huge-server-handle", wire_folded_huge_server, VALUE),
+        Case("wire-folded-nonlinear-server-handle", wire_folded_nonlinear_server, VALUE,
+             defect="squares mix the two samples of a slot"),
+        Case("wire-folded-client-decrypt", wire_folded_client, VALUE),
         Case(
             "zstd-error-repeated-deserialize",
             zstd_error_repeated_deserialize,

@@ -317,6 +317,33 @@ def serialized(key_id: bytes, seal_bytes: bytes) -> bytes:
     return key_id + seal_bytes + crc32(seal_bytes)
 
 
+RESIDUE_MAGIC = b"HETFRES1"
+RESIDUE_PREFIX = 113  # SEAL's header and ciphertext members up to the data array's word count
+
+
+def residue_split(payload: bytes) -> tuple[bytes, bytes]:
+    """A residue-encoded ciphertext (csrc/core/residues.h): (magic and SEAL prefix, the rest)."""
+    if not payload.startswith(RESIDUE_MAGIC):
+        raise ValueError("not residue-encoded")
+    cut = len(RESIDUE_MAGIC) + RESIDUE_PREFIX
+    return payload[:cut], payload[cut:]
+
+
+def residue_first_word(payload: bytes, value: int, bits: int) -> bytes:
+    """``payload`` with its first residue (the low ``bits`` bits of the stream) set to ``value``."""
+    head, rest = residue_split(payload)
+    stream = int.from_bytes(rest[:8], "little")
+    stream = (stream & ~((1 << bits) - 1)) | value
+    return head + stream.to_bytes(8, "little") + rest[8:]
+
+
+def residue_prefix_field(payload: bytes, offset: int, value: int) -> bytes:
+    """``payload`` with the uint64 at ``offset`` of its SEAL prefix replaced (e.g. 8: the header's size,
+    49: the polynomial count, 105: the word count)."""
+    at = len(RESIDUE_MAGIC) + offset
+    return payload[:at] + struct.pack("<Q", value) + payload[at + 8:]
+
+
 def edit_serialized(s: bytes, edit: Callable[[bytes], bytes]) -> bytes:
     """``s`` with its SEAL bytes replaced by ``edit(seal_bytes)``, the checksum made right again."""
     key_id, seal_bytes = split_serialized(s)

@@ -151,14 +151,19 @@ def choose(samples: int, features: int, outputs: int, params: he_tf.Params) -> B
     return min(layouts, key=lambda layout: layout.cost_ms(outputs, costs))
 
 
-def block_dense(x: HETensor, layout: BlockLayout, weights: np.ndarray, bias: np.ndarray) -> HETensor:
-    """``x @ weights + bias`` for ``x`` a packed request (:meth:`BlockLayout.pack`): one level, packed outputs."""
+def block_dense(x: HETensor, layout: BlockLayout, weights: np.ndarray, bias: np.ndarray,
+                folded: int | None = None) -> HETensor:
+    """``x @ weights + bias`` for ``x`` a packed request (:meth:`BlockLayout.pack`): one level, packed outputs.
+    ``folded``: the samples of a complex-packed request (:mod:`he_tf.models.complex_slots`), the blocks'
+    ``samples`` rows holding the first in their real parts and the rest in their imaginary parts; the bias
+    goes to the parts that hold samples."""
     if x.level < 1:
         raise ValueError(f"a dense layer needs a level, the request is at level {x.level}")
     outputs = weights.shape[1]
     shape = layout.output_shape(outputs)
     cts = ops.block_dense(x.context, x.ciphertexts, tf.constant(layout.pack_weights(weights)),
-                          tf.constant(bias, tf.float64), samples=layout.samples, blocks=layout.blocks)
+                          tf.constant(bias, tf.float64), samples=layout.samples, blocks=layout.blocks,
+                          imaginary_samples=0 if folded is None else folded - layout.samples)
     cts = tf.ensure_shape(cts, [1, shape[1]])
     return HETensor(ciphertexts=cts, context=x.context, shape=tf.TensorShape(shape), dtype=x.dtype,
                     layout="batch", packed_axis=0, level=levels.after_product(x.level), scale=x.scale, params=x.params)

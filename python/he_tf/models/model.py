@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 
 import he_tf
 from he_tf import approx, levels
-from he_tf.models import blocks, outputs
+from he_tf.models import blocks, complex_slots, outputs
 from he_tf.models.steps import Dense, Polynomial, Square, Step, fold_affine
 from he_tf.tensor import LAYOUTS
 
@@ -88,6 +88,9 @@ class KeyRequirements:
     blocks: int = 1
     features: int | None = None
     """The features per sample the model takes (known to the client from the model's requirements)."""
+    complex: bool = False
+    """Complex packing (:mod:`he_tf.models.complex_slots`): requests fold two samples into each slot,
+    the model being linear."""
     input_shape: tuple[int, ...] | None = None
     """The shape of one sample the client encrypts (e.g. ``(8, 8, 1)`` for an image model), whose
     row-major flattening gives the ``features``; ``None``: flat samples of ``features``."""
@@ -96,9 +99,10 @@ class KeyRequirements:
         return he_tf.KeySet.generate(self.params, rotations=list(self.rotations) if self.rotations else None)
 
     def block_layout(self, samples: int, features: int) -> blocks.BlockLayout:
-        """How a request of ``samples x features`` is packed under these keys."""
+        """How a request of ``samples x features`` is packed under these keys (its rows folded, if complex)."""
         packed = self.layout == "batch" and samples == self.samples and self.blocks > 1
-        return blocks.BlockLayout(samples, features, self.blocks if packed else 1, self.params.slot_count)
+        slot_rows = complex_slots.rows(samples) if self.complex else samples
+        return blocks.BlockLayout(slot_rows, features, self.blocks if packed else 1, self.params.slot_count)
 
     def to_json(self) -> bytes:
         n, bits, scale_bits = self.params.as_tuple()
@@ -106,7 +110,7 @@ class KeyRequirements:
         bounds = None if self.feature_bounds is None else [list(b) for b in self.feature_bounds]
         document = {"params": [n, list(bits), scale_bits], "rotations": rotations, "layout": self.layout,
                     "feature_bounds": bounds, "samples": self.samples, "blocks": self.blocks,
-                    "features": self.features,
+                    "features": self.features, "complex": self.complex,
                     "input_shape": None if self.input_shape is None else list(self.input_shape)}
         return json.dumps(document).encode()
 
@@ -124,6 +128,11 @@ class KeyRequirements:
             bounds = document.get("feature_bounds")
             samples, features = document.get("samples"), document.get("features")
             count = document.get("blocks", 1)
+            folded = document.get("complex", False)
+            if type(folded) is not bool:
+                raise ValueError(f"complex must be true or false, got {folded!r}")
+            if folded and layout != "batch":
+                raise ValueError("complex packing needs the batch layout")
             for name, value in (("samples", samples), ("features", features), ("blocks", count)):
                 if value is not None and (type(value) is not int or not 1 <= value <= 1 << 31):
                     raise ValueError(f"{name} must be null or an integer in [1, 2^31], got {value!r}")
@@ -140,7 +149,7 @@ class KeyRequirements:
                 bounds = (low, high)
         except (ValueError, TypeError, KeyError, RecursionError) as e:
             raise ValueError(f"malformed key requirements: {e}") from None
-        return cls(params, rotations, layout, bounds, samples, count or 1, features, input_shape)
+        return cls(params, rotations, layout, bounds, samples, count or 1, features, folded, input_shape)
 
 
 # Key requirements are a few hundred bytes (plus 40 per feature of the bounds).
@@ -266,7 +275,7 @@ class EncryptedModel:
         if self.feature_range is None:
             return fallback
         low, high = self.feature_range
-        bound = max([float(np.max(np.maximum(np.abs(low), np.abs(high))))]
+        bound = max([self.slot_growth * float(np.max(np.maximum(np.abs(low), np.abs(high))))]
                     + [row.bound for row in self.magnitudes(params=fallback)])  # bounds do not depend on params
         return he_tf.Params.for_depth(self.depth, precision_bits=self.precision_bits, magnitude=max(bound, 1e-30))
 
@@ -292,6 +301,18 @@ class EncryptedModel:
     def depth(self) -> int:
         """Multiplicative levels the server's computation uses."""
         return sum(step.depth for step in self.steps)
+
+    @property
+    def complex_packing(self) -> bool:
+        """Whether requests fold two samples into each slot (:mod:`he_tf.models.complex_slots`): batch
+        layout and a single affine layer, the only server computation that acts on the real and
+        imaginary parts of a slot separately (a square or polynomial would mix them)."""
+        return self.layout == "batch" and len(self.steps) == 1 and isinstance(self.steps[0], Dense)
+
+    @property
+    def slot_growth(self) -> float:
+        """What a result's bound is multiplied by to bound its slots' modulus: sqrt(2) under complex packing."""
+        return complex_slots.GROWTH if self.complex_packing else 1.0
 
     @property
     def activation_on_server(self) -> bool:
@@ -331,7 +352,7 @@ class EncryptedModel:
             low, high = step.interval(low, high)
             level, scale = step.plan(params, level, scale)
             at = 0 if index == len(self.steps) - 1 else level
-            bound = float(np.max(np.maximum(np.abs(low), np.abs(high))))
+            bound = self.slot_growth * float(np.max(np.maximum(np.abs(low), np.abs(high))))
             rows.append(Magnitude(repr(step), at, scale, bound, levels.max_magnitude(params, at, scale)))
         return rows
 
@@ -345,9 +366,10 @@ class EncryptedModel:
         def fits(log_m: float) -> bool:
             return all(row.fits for row in self.magnitudes((-2.0 ** log_m, 2.0 ** log_m)))
 
-        low, high = -60.0, math.log2(self.params.max_value)  # no feature above max_value can be encrypted
+        most = self.params.max_value / self.slot_growth  # no feature above it can be encrypted
+        low, high = -60.0, math.log2(most)
         if fits(high):
-            return self.params.max_value
+            return most
         if not fits(low):
             return 0.0
         for _ in range(50):  # bisection on log2(m): every bound grows with m
@@ -358,7 +380,7 @@ class EncryptedModel:
     def _check_magnitudes(self) -> None:
         low, high = self.feature_range
         largest = float(np.max(np.maximum(np.abs(low), np.abs(high))))
-        if not largest < self.params.max_value:
+        if not self.slot_growth * largest < self.params.max_value:
             raise ValueError(
                 f"{self.name}: feature_range reaches |x| = {largest:.6g}, but {self.params} can only encrypt "
                 f"|x| < {self.params.max_value:.6g}; scale the features down (e.g. standardize them before "
@@ -410,7 +432,7 @@ class EncryptedModel:
 
         def fits(half_widths: np.ndarray, log_k: float) -> bool:
             box = (centre - 2.0**log_k * half_widths, centre + 2.0**log_k * half_widths)
-            if np.max(np.abs(np.concatenate(box))) >= self.params.max_value:
+            if self.slot_growth * np.max(np.abs(np.concatenate(box))) >= self.params.max_value:
                 return False
             return all(row.fits for row in self.magnitudes(box))
 
@@ -432,11 +454,11 @@ class EncryptedModel:
         bounds = None if self.feature_bounds is None else tuple(tuple(map(float, b)) for b in self.feature_bounds)
         if samples is None or not self.blockable:
             return KeyRequirements(self.params, self._rotations, self.layout, bounds, features=self.n_features,
-                                   input_shape=self.input_shape)
+                                   complex=self.complex_packing, input_shape=self.input_shape)
         layout = self.block_layout(samples)
         steps = tuple(sorted(layout.rotation_steps(self.steps[0].outputs))) or None
         return KeyRequirements(self.params, steps, self.layout, bounds, samples, layout.blocks, self.n_features,
-                               self.input_shape)
+                               self.complex_packing, self.input_shape)
 
     @property
     def blockable(self) -> bool:
@@ -444,15 +466,29 @@ class EncryptedModel:
         return self.layout == "batch" and all(isinstance(s, (Square, Polynomial)) for s in self.steps[1:])
 
     def block_layout(self, samples: int) -> blocks.BlockLayout:
-        """The layout the cost model chooses for ``samples`` samples (one block if not :attr:`blockable`)."""
+        """The layout the cost model chooses for ``samples`` samples (one block if not :attr:`blockable`),
+        of their folded rows under :attr:`complex_packing`."""
+        slot_rows = complex_slots.rows(samples) if self.complex_packing else samples
         if not self.blockable:
-            return blocks.BlockLayout(samples, self.n_features, 1, self.params.slot_count)
-        return blocks.choose(samples, self.n_features, self.steps[0].outputs, self.params)
+            return blocks.BlockLayout(slot_rows, self.n_features, 1, self.params.slot_count)
+        return blocks.choose(slot_rows, self.n_features, self.steps[0].outputs, self.params)
 
-    def predict_blocks(self, x: he_tf.HETensor, layout: blocks.BlockLayout) -> he_tf.HETensor:
+    def predict_blocks(self, x: he_tf.HETensor, layout: blocks.BlockLayout,
+                       folded: int | None = None) -> he_tf.HETensor:
         """Runs the model on a request in block layout; the result packs the outputs
-        (:func:`blocks.output_shape`)."""
+        (:func:`blocks.output_shape`). ``folded``: the samples of a complex-packed request, two per slot
+        (:attr:`complex_packing`), in ``layout.samples`` rows."""
+        if folded is not None and not self.complex_packing:
+            raise ValueError(f"{self.name} cannot serve complex-packed requests: its server steps "
+                             f"({self._depth_breakdown()}) are not a single affine layer in batch layout, and a "
+                             "non-linear step mixes the real and imaginary parts; send one sample per slot")
+        if folded is not None and complex_slots.rows(folded) != layout.samples:
+            raise ValueError(f"{folded} folded samples take {complex_slots.rows(folded)} rows, the layout has "
+                             f"{layout.samples}")
         if not layout.packed:
+            if folded is not None:
+                self._check_input(x)
+                return self.steps[0].encrypted_folded(x, folded)
             return self.predict(x)
         if not self.blockable:
             raise ValueError(f"{self.name} cannot serve requests in block layout (layout={self.layout!r}, steps "
@@ -464,7 +500,7 @@ class EncryptedModel:
             raise ValueError(f"{self.name} needs a batch-layout request with {self.depth} levels, got "
                              f"layout={x.layout!r} at level {x.level}")
         dense = self.steps[0]
-        y = blocks.block_dense(x, layout, dense.weights, dense.bias)
+        y = blocks.block_dense(x, layout, dense.weights, dense.bias, folded)
         for step in self.steps[1:]:
             y = step.encrypted(y)
         return y

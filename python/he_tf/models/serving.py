@@ -23,7 +23,7 @@ import he_tf
 from he_tf import ops
 from he_tf.keys import KeySet, PublicContext, SecretKey
 from he_tf.levels import align
-from he_tf.models import blocks, outputs, wire
+from he_tf.models import blocks, complex_slots, outputs, wire
 from he_tf.models.model import EncryptedModel, KeyRequirements
 
 _SECRET_TAG = b"HETFSEC2"  # SecretKey.serialize() starts with it
@@ -140,14 +140,19 @@ class Client:
                              f"got features of shape {x.shape}")
         if self.feature_bounds is not None:
             self._check_bounds(x)
+        imag = None
         if self.requirements is not None and self.layout == "batch":
             layout = self.requirements.block_layout(*x.shape)
+            if self.requirements.complex:  # a linear model: two samples per slot
+                meta["folded"] = x.shape[0]
+                x, imag = complex_slots.fold(x)
             if layout.packed:
-                x, meta = layout.pack(x), {"samples": layout.samples}
+                meta["samples"] = layout.samples
+                x, imag = layout.pack(x), None if imag is None else layout.pack(imag)
         packed = time.perf_counter()
         # Encrypting with the secret key (the client has it) gives seeded ciphertexts: about half the bytes,
         # kept in that form up to the wire.
-        x_enc = he_tf.encrypt(self._keys.public, x, layout=self.layout, secret=self._keys.secret)
+        x_enc = he_tf.encrypt(self._keys.public, x, layout=self.layout, secret=self._keys.secret, imag=imag)
         encrypted = time.perf_counter()
         request = wire.encode("request", x_enc, self._keys.public.key_id, meta)
         self.timing.pack, self.timing.encrypt = packed - start, encrypted - packed
@@ -162,9 +167,16 @@ class Client:
         start = time.perf_counter()
         message = wire.decode(response, self._keys.public, expect="response")
         parsed = time.perf_counter()
-        raw = he_tf.decrypt(self._keys.secret, message.tensor).numpy()
-        if "samples" in message.meta:
-            raw = _unpacked(raw, message.meta, self._keys.public.params.slot_count)
+        slots = self._keys.public.params.slot_count
+        if "folded" in message.meta:
+            parts = [p.numpy() for p in he_tf.decrypt_parts(self._keys.secret, message.tensor)]
+            if "samples" in message.meta:
+                parts = [_unpacked(p, message.meta, slots) for p in parts]
+            raw = _unfolded(*parts, message.meta["folded"])
+        else:
+            raw = he_tf.decrypt(self._keys.secret, message.tensor).numpy()
+            if "samples" in message.meta:
+                raw = _unpacked(raw, message.meta, slots)
         self.timing.parse, self.timing.decrypt = parsed - start, time.perf_counter() - parsed
         activation = message.meta.get("activation", "linear")
         on_server = bool(message.meta.get("activation_on_server", True))
@@ -241,11 +253,18 @@ class Server:
         zeros = np.zeros((samples, self.model.n_features))
         y = self.model.predict(he_tf.encrypt(self.public, zeros, layout=self.model.layout))
         sanitize(align(y, 0, y.scale), self.flood_bits)
+        folded = self.model.complex_packing
         layout = self.model.block_layout(samples)
+        rows = np.zeros((layout.samples, self.model.n_features))
+        if folded:  # the complex-packed request of that size, one feature per ciphertext
+            x = he_tf.encrypt(self.public, rows, layout="batch", imag=rows)
+            y = self.model.predict_blocks(x, dataclasses.replace(layout, blocks=1), folded=samples)
+            sanitize(align(y, 0, y.scale), self.flood_bits)
         if layout.packed:  # encodes the weights in block layout, if the keys have its rotations
             try:
-                x = he_tf.encrypt(self.public, layout.pack(zeros), layout="batch")
-                y = self.model.predict_blocks(x, layout)
+                packed = layout.pack(rows)
+                x = he_tf.encrypt(self.public, packed, layout="batch", imag=packed if folded else None)
+                y = self.model.predict_blocks(x, layout, samples if folded else None)
                 sanitize(align(y, 0, y.scale), self.flood_bits)
             except tf.errors.InvalidArgumentError:
                 pass  # a key set without them: such requests come one feature per ciphertext
@@ -257,8 +276,9 @@ class Server:
         start = time.perf_counter()
         message = wire.decode(request, self.public, expect="request")
         x, layout = message.tensor, self._block_layout(message)
+        folded = self._folded(message, layout)
         parsed = time.perf_counter()
-        y = self.model.predict_blocks(x, layout)
+        y = self.model.predict_blocks(x, layout, folded)
         # The client only decrypts: drop the remaining primes first, fewer bytes to send.
         y = sanitize(align(y, 0, y.scale), self.flood_bits)  # eager: the ops have run when this returns
         computed = time.perf_counter()
@@ -266,6 +286,8 @@ class Server:
                 "activation_on_server": self.model.activation_on_server}
         if layout.packed:
             meta.update(samples=layout.samples, outputs=self.model.n_outputs)
+        if folded is not None:
+            meta["folded"] = folded
         response = wire.encode("response", y, self.public.key_id, meta)
         self.timing = ServerTiming(parsed - start, computed - parsed, time.perf_counter() - computed)
         self.traffic.sent += len(response)
@@ -294,6 +316,22 @@ class Server:
             raise wire.WireFormatError(f"malformed block-layout request: {e}") from None
         return layout
 
+    def _folded(self, message: wire.Message, layout: blocks.BlockLayout) -> int | None:
+        """The samples a complex-packed request folds (``meta["folded"]``), checked against its rows and the
+        model; None for one sample per slot."""
+        folded = message.meta.get("folded")
+        if folded is None:
+            return None
+        if not self.model.complex_packing:
+            raise wire.WireFormatError(
+                f"a complex-packed request (two samples per slot), but {self.model.name}'s server steps are not a "
+                "single affine layer in batch layout: a non-linear step would mix the samples; send one sample "
+                "per slot")
+        if complex_slots.rows(folded) != layout.samples:
+            raise wire.WireFormatError(f"malformed complex-packed request: {folded} samples fold into "
+                                       f"{complex_slots.rows(folded)} rows, the request has {layout.samples}")
+        return folded
+
 
 def _unpacked(raw: np.ndarray, meta: dict, slots: int) -> np.ndarray:
     """A decrypted block-layout response -> ``(samples, outputs)``; WireFormatError if the shape disagrees."""
@@ -302,6 +340,14 @@ def _unpacked(raw: np.ndarray, meta: dict, slots: int) -> np.ndarray:
         raise wire.WireFormatError(f"malformed block-layout response: {samples} samples and {count} outputs "
                                    f"do not give its shape {raw.shape}")
     return blocks.unpack_outputs(raw, samples, count, slots)
+
+
+def _unfolded(real: np.ndarray, imag: np.ndarray, samples: int) -> np.ndarray:
+    """A decrypted complex-packed response's parts -> ``(samples, outputs)``; WireFormatError if they disagree."""
+    try:
+        return complex_slots.unfold(real, imag, samples)
+    except ValueError as e:
+        raise wire.WireFormatError(f"malformed complex-packed response: {e}") from None
 
 
 def flooding_error(flood_bits: int | None, params: he_tf.Params) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 import he_tf
-from he_tf import levels
+from he_tf import levels, ops, packing
 from he_tf.arithmetic import poly_depth
 from he_tf.models import rotations
 
@@ -86,6 +86,24 @@ class Dense:
         # zeros in every slot past the outputs, so the bias (added to the outputs' slots only) and any later
         # polynomial keep them zero and a response holds nothing but the outputs.
         return x @ self.weights + self.bias
+
+    def encrypted_folded(self, x: he_tf.HETensor, samples: int) -> he_tf.HETensor:
+        """:meth:`encrypted` for batch-layout slots holding two samples each (:mod:`he_tf.models.complex_slots`):
+        ``samples`` samples in ``x``'s rows, the first in the real parts and the rest in the imaginary parts.
+        The products by real weights act on both parts alike; the bias is added to the parts that hold a
+        sample, so every other part of every slot stays zero."""
+        rows = x.shape[0] if x.rank == 2 else None
+        if x.layout != "batch" or rows is None or not rows <= samples <= 2 * rows:
+            raise ValueError(f"{samples} complex-packed samples come in batch layout, shape (rows, features) with "
+                             f"rows = ceil(samples / 2); got layout={x.layout!r}, shape {tuple(x.shape.as_list())}")
+        y = x @ self.weights
+        slots = y.he_params.slot_count
+        index = np.arange(rows)[:, None]
+        bias = np.broadcast_to(self.bias, (rows, self.outputs))
+        real = packing.pack(tf.constant(bias, tf.float64), 0, slots)  # [chunks, outputs, n]
+        imag = packing.pack(tf.constant(np.where(index < samples - rows, bias, 0.0), tf.float64), 0, slots)
+        plain = tf.concat([real, imag], axis=-1)  # real parts, then imaginary parts
+        return y.with_ciphertexts(ops.add_plain(y.context, y.ciphertexts, plain, complex=True))
 
     def rotation_steps(self, packed: bool, slots: int) -> tuple[list[int], bool]:
         """(Galois steps, whether the output is still packed), given whether the input is packed on its

@@ -5,7 +5,8 @@ Format (version 1)::
     b"HETFMSG1"                 magic; the last character is the format version
     uint32, big-endian          length of the header (at most MAX_HEADER_BYTES)
     header                      ASCII JSON, below
-    body                        the ciphertexts' serialized strings, concatenated in row-major order
+    body                        the ciphertexts' serialized strings (he_tf.serialize, residue encoding),
+                                concatenated in row-major order
 
 The header holds what the receiver needs to rebuild the HETensor: its
 metadata (shape, dtype, layout, packed axis, level, scale, parameters), the
@@ -64,10 +65,11 @@ _TENSOR_KEYS = frozenset({"shape", "dtype", "layout", "packed_axis", "level", "s
                           "ciphertext_shape"})
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 # Meta the receiver acts on, and the values each may take; and the counts (block layout: samples per
-# block, outputs packed in a response), positive integers up to MAX_COUNT.
+# block, outputs packed in a response; complex packing: the samples folded two per slot), positive
+# integers up to MAX_COUNT.
 _META = {"output": OUTPUT_MODES, "activation": outputs.ACTIVATIONS,
          "activation_on_server": (True, False)}
-_META_COUNTS = ("samples", "outputs")
+_META_COUNTS = ("samples", "outputs", "folded")
 MAX_COUNT = 1 << 31
 
 
@@ -88,7 +90,7 @@ def encode(kind: str, x: HETensor, key_id: int, meta: dict | None = None) -> byt
     """Serializes ``x`` (compressed ciphertexts) with its metadata into one message."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    strings = he_tf.serialize(x).numpy().reshape(-1).tolist()
+    strings = he_tf.serialize(x, encoding="residues").numpy().reshape(-1).tolist()
     n, bits, scale_bits = x.params
     header = {
         "format": VERSION,
