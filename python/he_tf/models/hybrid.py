@@ -70,7 +70,7 @@ class HybridModel:
         revealed logits.
     output:
         ``"logits"``: the client receives the logits; ``"label"``: only the class label (argmax on
-        shares for several outputs, ``logit > 0`` for one).
+        shares for several outputs, whatever the output activation; ``logit > 0`` for one sigmoid output).
     params:
         The CKKS parameters: each affine run costs one level, and converting its result to shares
         needs the mask's headroom at the level it ends on (:func:`he_tf.protocol.conversions.check_headroom`).
@@ -86,9 +86,6 @@ class HybridModel:
             raise ValueError(f"a hybrid model's output must be one of {HYBRID_OUTPUTS}, got {output!r}")
         if activation not in outputs.ACTIVATIONS:
             raise ValueError(f"activation must be one of {outputs.ACTIVATIONS}, got {activation!r}")
-        if output == "label" and activation == "linear":
-            raise ValueError("output='label' needs a classifier (sigmoid or softmax output); a regression "
-                             "model's outputs have no label: use output='logits'")
         self.steps = tuple(fold_affine(commute_relus(steps)))
         if not self.steps:
             raise ValueError(f"{name} has no layers to run")
@@ -99,6 +96,9 @@ class HybridModel:
         self.n_features, self.n_outputs = widths[0], widths[-1]
         if activation == "softmax" and self.n_outputs < 2:
             raise ValueError("a softmax output needs at least 2 outputs")
+        if output == "label" and activation == "linear" and self.n_outputs < 2:
+            raise ValueError("output='label' needs a classifier (several outputs, or a sigmoid output); a "
+                             "regression model's output has no label: use output='logits'")
         shape = (self.n_features,) if input_shape is None else tuple(int(d) for d in input_shape)
         if int(np.prod(shape)) != self.n_features:
             raise ValueError(f"input_shape {shape} holds {int(np.prod(shape))} values, the model takes "
@@ -192,7 +192,12 @@ class HybridModel:
         return self._labels(self.logits_plain(x))
 
     def _labels(self, logits: np.ndarray) -> np.ndarray:
-        return outputs.Prediction.from_raw(logits, self.activation, applied_by_server=False).labels()
+        """argmax over several outputs (softmax, or logits of a linear output layer), ``logit > 0`` for one."""
+        if self.n_outputs > 1:
+            return np.argmax(logits, axis=-1)
+        if self.activation == "sigmoid":
+            return (logits[:, 0] > 0).astype(np.int64)
+        raise ValueError("a regression model's output has no class labels")
 
     def _flat(self, x: ArrayLike) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
