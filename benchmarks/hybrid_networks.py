@@ -16,10 +16,15 @@ the secret sharing's correlated randomness. Variants:
 - pure CKKS: the same architecture retrained with square activations and average pooling (CryptoNets'
   recipe, ``from_keras`` in CKKS mode), the logits decrypted by the client, argmax in plaintext.
 
+Twice: on the 397 test images, and on a full batch (``--full-batch``, default 4096: every slot of a
+batch-layout ciphertext at N = 8192, the test split repeated), where the CKKS parts cost the same and
+the secret-sharing parts grow with the images.
+
 For each: wall time of key generation (setup) and of the online phase, bytes moved between distinct
 players from the transcript (as ``benchmarks/hybrid_inference.py`` counts them: ciphertexts serialized,
 ring tensors at 8 bytes per element, the public context once), the dealer's share of them, and accuracy
-against the labels and against the plaintext model. One measurement each, on a shared machine: orders
+against the labels and against the plaintext model, and the messages between client and server (each a
+tensor one sends the other: the latency a network adds grows with them). One measurement each, on a shared machine: orders
 of magnitude, not percents. Writes ``benchmarks/results/hybrid_networks.{json,md}``.
 """
 
@@ -86,6 +91,7 @@ def measure_variant(name: str, setup: Callable, infer: Callable, x, y, plain_lab
         "bytes_moved": bytes_moved(transcript, contexts),
         "bytes_without_context": bytes_moved([e for e in transcript if e.kind != "public_context"], contexts),
         "dealer_bytes": sum(transcript.bytes_per_edge(sender="dealer").values()),
+        "client_server_messages": sum(1 for e in transcript if {e.sender, e.receiver} == {"client", "server"}),
         "accuracy": float(np.mean(labels == y)), "plaintext_accuracy": float(np.mean(plain_labels == y)),
         "labels_equal_plaintext": int(np.sum(labels == plain_labels)), "samples": len(y),
     }
@@ -109,13 +115,19 @@ def pure_sharing(model: HybridModel, shares: SecretSharing, x: np.ndarray):
 def pure_ckks(model: hm.EncryptedModel, ckks: CKKS, x: np.ndarray):
     with ckks:
         encrypted = he_tf.define_private_input("client", lambda: x.reshape(len(x), -1))
-        logits = model.predict(encrypted)
+        logits = encrypted
+        for step in model.steps:  # what EncryptedModel.predict runs, eagerly
+            logits = step.encrypted(logits)
     return he_tf.define_output("client", None, logits).numpy().argmax(1)
 
 
-def measure(seed: int = 0, epochs: int = 6) -> list[dict]:
+def measure(seed: int = 0, epochs: int = 6, images: int | None = None) -> list[dict]:
+    """The six rows; ``images`` test images (the 397 of the test split, repeated when more)."""
     he_tf.set_config(he_tf.LocalConfig(["client", "server", "dealer"]))
     x_train, y_train, x_test, y_test = load_digits_split()
+    if images is not None:
+        index = np.arange(images) % len(x_test)
+        x_test, y_test = x_test[index], y_test[index]
     rows = []
     for kind in ("mlp", "cnn"):
         relu_net = network(kind, True, x_train, y_train, seed, epochs)
@@ -139,14 +151,16 @@ def measure(seed: int = 0, epochs: int = 6) -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     lines = [
-        "| variant | setup (s) | online (s) | bytes moved (MB, incl. context) | without context (MB) | "
-        "from the dealer (MB) | accuracy | plaintext accuracy | labels = plaintext |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| variant | setup (s) | online (s) | ms/image | bytes moved (MB, incl. context) | without context (MB) | "
+        "from the dealer (MB) | client-server messages | accuracy | plaintext accuracy | labels = plaintext |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['variant']} | {r['setup_seconds']:.2f} | {r['online_seconds']:.2f} | {r['bytes_moved'] / 1e6:.1f} | "
-            f"{r['bytes_without_context'] / 1e6:.1f} | {r['dealer_bytes'] / 1e6:.1f} | {r['accuracy']:.3f} | "
+            f"| {r['variant']} | {r['setup_seconds']:.2f} | {r['online_seconds']:.2f} | "
+            f"{1e3 * r['online_seconds'] / r['samples']:.2f} | {r['bytes_moved'] / 1e6:.1f} | "
+            f"{r['bytes_without_context'] / 1e6:.1f} | {r['dealer_bytes'] / 1e6:.1f} | {r['client_server_messages']} | "
+            f"{r['accuracy']:.3f} | "
             f"{r['plaintext_accuracy']:.3f} | {r['labels_equal_plaintext']}/{r['samples']} |"
         )
     return "\n".join(lines)
@@ -158,15 +172,21 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--full-batch", type=int, default=4096,
+                        help="images of the second run (a full batch-layout ciphertext at N=8192; 0: none)")
     args = parser.parse_args(argv)
     started, load_before = time.perf_counter(), os.getloadavg()
     rows = measure(args.seed, args.epochs)
-    result = {"config": {"seed": args.seed, "epochs": args.epochs, "test_images": rows[0]["samples"]},
-              "rows": rows, "machine": describe({"he-tf": {"he_tf": he_tf.__version__, "tensorflow": tf.__version__}}),
+    full = measure(args.seed, args.epochs, args.full_batch) if args.full_batch else []
+    result = {"config": {"seed": args.seed, "epochs": args.epochs, "test_images": rows[0]["samples"],
+                         "full_batch": args.full_batch},
+              "rows": rows, "full_batch_rows": full, "machine": describe({"he-tf": {"he_tf": he_tf.__version__, "tensorflow": tf.__version__}}),
               "wall_s": time.perf_counter() - started,
               "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]}
-    write(args.out, "hybrid_networks", result, markdown(rows))
-    return rows
+    tables = markdown(rows) + (f"\n\n{args.full_batch} images (the test split repeated):\n\n" + markdown(full)
+                               if full else "")
+    write(args.out, "hybrid_networks", result, tables)
+    return rows + full
 
 
 if __name__ == "__main__":
