@@ -173,7 +173,7 @@ class HybridModel:
         with ckks:
             encrypted = he_tf.define_private_input(ckks.key_owner, lambda: x)
         result = self.evaluate(encrypted, ckks, shares)
-        revealed = np.asarray(he_tf.define_output(ckks.key_owner, None, result))
+        revealed = np.asarray(shares.define_output(ckks.key_owner, None, result))
         return np.rint(revealed).astype(np.int64) if self.output == "label" else revealed
 
     def predict(self, x: ArrayLike, protocols: Optional[tuple[CKKS, SecretSharing]] = None) -> np.ndarray:
