@@ -177,3 +177,18 @@ def test_hybrid_input_checked():
         model.evaluate(np.zeros((2, 3)), ckks, shares)
     with pytest.raises(ValueError, match="takes 3 inputs but the step before gives 2"):
         hm.HybridModel([Dense(np.eye(2), np.zeros(2)), Relu(), Dense(np.ones((3, 2)), np.zeros(2))])
+
+
+def test_benchmark_pure_sharing_variant_matches(digits, relu_cnn):
+    """benchmarks/hybrid_networks.py's pure secret-sharing baseline computes the same labels."""
+    from benchmarks.hybrid_networks import pure_sharing
+    from he_tf.protocol import SecretSharing
+
+    _, _, x_test = digits
+    model = hm.from_keras(relu_cnn, mode="hybrid", output="label")
+    shares = SecretSharing(players=("client", "server"), dealer="dealer", outputs=["client"])
+    with he_tf.protocol.recording() as transcript:
+        labels = pure_sharing(model, shares, x_test[:16])
+    np.testing.assert_array_equal(labels, model.predict_plain(x_test[:16]))
+    # The server's weights reach the client only as shares.
+    assert {e.kind for e in transcript.received_by("client") if e.origin == "server"} <= {"share"}
