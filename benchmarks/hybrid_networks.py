@@ -25,7 +25,7 @@ players from the transcript (as ``benchmarks/hybrid_inference.py`` counts them: 
 ring tensors at 8 bytes per element, the public context once), the dealer's share of them, and accuracy
 against the labels and against the plaintext model, and the messages between client and server (each a
 tensor one sends the other: the latency a network adds grows with them). One measurement each, on a shared machine: orders
-of magnitude, not percents. Writes ``benchmarks/results/hybrid_networks.{json,md}``.
+of magnitude, not percents. Writes ``benchmarks/results/hybrid_networks.{json,md,png}``.
 """
 
 from __future__ import annotations
@@ -186,6 +186,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     tables = markdown(rows) + (f"\n\n{args.full_batch} images (the test split repeated):\n\n" + markdown(full)
                                if full else "")
     write(args.out, "hybrid_networks", result, tables)
+    try:
+        from benchmarks.plots import hybrid_networks_plot
+    except ModuleNotFoundError as e:  # matplotlib: the "bench" extra
+        print(f"no plot: {e.name} is missing (pip install 'he-tf[bench]')")
+    else:
+        print(f"wrote {hybrid_networks_plot(result, Path(args.out) / 'hybrid_networks.png')}")
     return rows + full
 
 
