@@ -172,6 +172,10 @@ def test_hybrid_input_checked():
                            "softmax", input_shape=(3,))
     with pytest.raises(ValueError, match="takes 3 features per sample"):
         model.run(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model.run(np.full((2, 3), np.nan))
+    x = np.array([[1.0, -5.0, 2.0], [0.5, 0.5, -3.0]])
+    assert model.conversion_magnitudes(x) == [("Dense(3 -> 3)", 5.0), ("Dense(3 -> 2)", 3.0)]
     ckks, shares = model.protocols()
     with pytest.raises(TypeError, match="evaluate takes an HETensor"):
         model.evaluate(np.zeros((2, 3)), ckks, shares)

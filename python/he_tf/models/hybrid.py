@@ -191,6 +191,19 @@ class HybridModel:
     def predict_plain(self, x: ArrayLike) -> np.ndarray:
         return self._labels(self.logits_plain(x))
 
+    def conversion_magnitudes(self, x: ArrayLike) -> list[tuple[str, float]]:
+        """For plaintext samples ``x`` (e.g. the training set): each conversion HE -> shares, named by
+        the affine run it follows, with the largest ``|value|`` it carries. The masks hide values up
+        to :attr:`value_bound` within ``2^-hiding_bits``; a larger one converts correctly but is
+        hidden less well (distance ``|v| / (value_bound * 2^hiding_bits)``)."""
+        value, rows = self._flat(x), []
+        for where, run in self.segments:
+            for step in (run,) if where == "ckks" else run:
+                value = step.plain(value)
+            if where == "ckks":
+                rows.append((repr(run), float(np.max(np.abs(value)))))
+        return rows
+
     def _labels(self, logits: np.ndarray) -> np.ndarray:
         """argmax over several outputs (softmax, or logits of a linear output layer), ``logit > 0`` for one."""
         if self.n_outputs > 1:
@@ -201,6 +214,8 @@ class HybridModel:
 
     def _flat(self, x: ArrayLike) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"{self.name}: the input holds NaN or infinite values")
         if x.ndim > 2 and x.shape[1:] == self.input_shape:
             x = x.reshape(len(x), -1)
         if x.ndim != 2 or x.shape[1] != self.n_features:
