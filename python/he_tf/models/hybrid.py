@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 
 import he_tf
 from he_tf import levels
-from he_tf.models import outputs
+from he_tf.models.outputs import ACTIVATIONS
 from he_tf.models.share_steps import MaxPool2D, Relu
 from he_tf.models.steps import Dense, Polynomial, Square, fold_affine
 from he_tf.protocol import CKKS, SecretSharing, conversions
@@ -84,8 +84,8 @@ class HybridModel:
                  fraction_bits: int = 16) -> None:
         if output not in HYBRID_OUTPUTS:
             raise ValueError(f"a hybrid model's output must be one of {HYBRID_OUTPUTS}, got {output!r}")
-        if activation not in outputs.ACTIVATIONS:
-            raise ValueError(f"activation must be one of {outputs.ACTIVATIONS}, got {activation!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.steps = tuple(fold_affine(commute_relus(steps)))
         if not self.steps:
             raise ValueError(f"{name} has no layers to run")
@@ -110,6 +110,8 @@ class HybridModel:
     def _smallest_params(self) -> he_tf.Params:
         """``Params.for_depth(d)`` for the smallest d whose level after one affine run still holds a
         conversion mask."""
+        # The conversions' rules read a CKKS protocol's hiding_bits and value_bound only: checked here
+        # before any key exists.
         masks = types.SimpleNamespace(hiding_bits=self.hiding_bits, value_bound=self.value_bound)
         conversions.mask_bits(masks, self.fraction_bits)  # ValueError when the mask cannot fit the ring
         problem = None

@@ -121,7 +121,7 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
                 raise ValueError(
                     f"{model.name!r} applies {item} before its last layer; the encrypted path supports "
                     "sigmoid and softmax only as the output activation (hidden layers need polynomial "
-                    "activations)"
+                    "activations, or ReLU with mode='hybrid')"
                 )
             activation = item
         else:
