@@ -179,6 +179,16 @@ def test_hybrid_input_checked():
     ckks, shares = model.protocols()
     with pytest.raises(TypeError, match="evaluate takes an HETensor"):
         model.evaluate(np.zeros((2, 3)), ckks, shares)
+    with pytest.raises(ValueError, match="does not tile images of 7x6"):
+        MaxPool2D((7, 6, 1), (2, 2))
+    with pytest.raises(ValueError, match="takes input_shape"):
+        MaxPool2D((4, 4), (2, 2))
+    vector = he_tf.protocol.CKKS(key_owner="client", evaluator="server", params=model.params, rotations=None,
+                                 layout="vector")
+    with vector:
+        x_enc = he_tf.define_private_input("client", lambda: np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="runs in batch layout"):
+        model.evaluate(x_enc, vector, shares)
     with pytest.raises(ValueError, match="takes 3 inputs but the step before gives 2"):
         hm.HybridModel([Dense(np.eye(2), np.zeros(2)), Relu(), Dense(np.ones((3, 2)), np.zeros(2))])
 

@@ -144,6 +144,10 @@ class HybridModel:
         if x.rank != 2 or x.shape[-1] != self.n_features:
             raise ValueError(f"{self.name} takes {self.n_features} features per sample, shape (samples, "
                              f"{self.n_features}); got {tuple(x.shape.as_list())}")
+        if x.layout != "batch" or ckks.layout != "batch":
+            raise ValueError(f"{self.name} runs in batch layout (one sample per slot, no Galois keys); got an "
+                             f"input in layout={x.layout!r} under {ckks!r} with layout={ckks.layout!r}: use "
+                             "model.protocols()")
         value = x
         for where, run in self.segments:
             if where == "ckks":

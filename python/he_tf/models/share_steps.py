@@ -40,7 +40,13 @@ class MaxPool2D:
     pool: tuple[int, int]
 
     def __post_init__(self) -> None:
-        (height, width, _), (ph, pw) = self.input_shape, self.pool
+        shape, pool = tuple(int(d) for d in self.input_shape), tuple(int(d) for d in self.pool)
+        if len(shape) != 3 or len(pool) != 2 or min(shape) < 1:
+            raise ValueError(f"MaxPool2D takes input_shape (height, width, channels) and pool (ph, pw), got "
+                             f"{self.input_shape} and {self.pool}")
+        object.__setattr__(self, "input_shape", shape)
+        object.__setattr__(self, "pool", pool)
+        (height, width, _), (ph, pw) = shape, pool
         if ph < 1 or pw < 1 or height % ph or width % pw:
             raise ValueError(f"a {ph}x{pw} pooling window does not tile images of {height}x{width}")
 
