@@ -51,6 +51,7 @@ def test_relu_cnn_labels_equal_plaintext_and_transcript(digits, relu_cnn):
     _, _, x_test = digits
     model = hm.from_keras(relu_cnn, mode="hybrid", output="label")
     assert [where for where, _ in model.segments] == ["ckks", "shares", "ckks"]
+    assert model.params == he_tf.Params.for_depth(2)  # one level per affine run, one for the mask's headroom
     assert isinstance(model.segments[1][1][0], MaxPool2D) and isinstance(model.segments[1][1][1], Relu)
     keras_logits = relu_cnn.predict(x_test, verbose=0)
     # The imported steps are the Keras model (float32 vs float64).

@@ -66,8 +66,8 @@ class HybridModel:
     segments:
         What runs where, in order: ``("ckks", Dense)`` or ``("shares", (steps...))``.
     activation:
-        The output activation (``"linear"``, ``"sigmoid"``, ``"softmax"``), applied by the client to
-        revealed logits.
+        The output activation (``"linear"``, ``"sigmoid"``, ``"softmax"``): :meth:`run` returns the
+        logits before it (the client applies it, e.g. ``he_tf.models.outputs.apply``); labels follow it.
     output:
         ``"logits"``: the client receives the logits; ``"label"``: only the class label (argmax on
         shares for several outputs, whatever the output activation; ``logit > 0`` for one sigmoid output).
@@ -76,6 +76,10 @@ class HybridModel:
         needs the mask's headroom at the level it ends on (:func:`he_tf.protocol.conversions.check_headroom`).
     input_shape:
         One sample's shape (e.g. ``(8, 8, 1)``), flattened in row-major order.
+
+    ``hiding_bits`` and ``value_bound`` size the conversions' masks (as in
+    :class:`~he_tf.protocol.CKKS`: values up to ``value_bound`` hidden within ``2^-hiding_bits``), and
+    ``fraction_bits`` the shares' fixed point (:class:`~he_tf.protocol.SecretSharing`).
     """
 
     def __init__(self, steps: Sequence[HybridStep], activation: str = "linear", *, output: str = "logits",
