@@ -164,6 +164,8 @@ def test_ckks_mode_refuses_relu_and_suggests_hybrid():
         hm.from_keras(net, mode="mpc")
     with pytest.raises(ValueError, match="output='logits' or 'label'"):
         hm.from_keras(net, mode="hybrid", output="polynomial")
+    with pytest.raises(ValueError, match="feature_range apply to mode='ckks' only"):
+        hm.from_keras(net, mode="hybrid", feature_range=(0.0, 1.0))
     with pytest.raises(ValueError, match="no label"):
         hm.from_keras(net, mode="hybrid", output="label")
 

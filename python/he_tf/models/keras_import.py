@@ -129,6 +129,12 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
     if hybrid:
         if output not in ("logits", "label"):
             raise ValueError(f"mode='hybrid' reveals output='logits' or 'label' to the client, got {output!r}")
+        given = [name for name, value in (("input_range", input_range), ("params", params), ("data", data),
+                                          ("feature_range", feature_range)) if value is not None]
+        if given or layout != "batch":
+            raise ValueError(f"mode='hybrid' chooses its parameters itself and runs in batch layout; "
+                             f"{', '.join(given + (['layout'] if layout != 'batch' else []))} apply to "
+                             "mode='ckks' only")
         return HybridModel(steps, activation, output=output, name=model.name, input_shape=input_shape)
     if not steps or not isinstance(steps[0], Dense):
         raise ValueError(f"{model.name!r} has no Dense, Conv2D or other affine layer before its first "
