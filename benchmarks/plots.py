@@ -143,3 +143,30 @@ def cryptonets_plot(result: dict, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def hybrid_networks_plot(result: dict, path: Path) -> Path:
+    """ReLU networks on digits: milliseconds and kilobytes per image of each variant, at 397 images and
+    at a full batch (log scales)."""
+    runs = [("397 images", result["rows"])]
+    if result.get("full_batch_rows"):
+        runs.append((f"{result['config']['full_batch']} images", result["full_batch_rows"]))
+    variants = [r["variant"].replace(": ", ":\n", 1) for r in result["rows"]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    width = 0.8 / len(runs)
+    for k, (name, rows) in enumerate(runs):
+        offset = np.arange(len(rows)) + (k - (len(runs) - 1) / 2) * width
+        left.bar(offset, [1e3 * r["online_seconds"] / r["samples"] for r in rows], width, label=name)
+        right.bar(offset, [r["bytes_moved"] / r["samples"] / 1e3 for r in rows], width, label=name)
+    for ax, label, title in ((left, "milliseconds per image (log scale)", "Online time"),
+                             (right, "kilobytes per image between players (log scale)", "Traffic")):
+        ax.set_xticks(range(len(variants)), variants, fontsize="x-small", rotation=30, ha="right")
+        ax.set_yscale("log")
+        ax.set_ylabel(label)
+        ax.set_title(title)
+        ax.grid(axis="y", which="both", alpha=0.3)
+        ax.legend(fontsize="small", frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

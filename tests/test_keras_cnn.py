@@ -190,11 +190,11 @@ def test_zero_weights_are_skipped_exactly(keys):
 
 @pytest.mark.parametrize("layers, match", [
     (lambda: [keras.layers.Conv2D(2, 3, activation="relu", name="c")],
-     r"layer 'c' \(Conv2D\) uses activation 'relu'.*AveragePooling2D"),
+     r"layer 'c' \(Conv2D\) uses activation 'relu'.*mode='hybrid'.*AveragePooling2D"),
     (lambda: [keras.layers.Conv2D(2, 3), keras.layers.ReLU(name="r")],
-     r"layer 'r' \(ReLU\) is not a polynomial.*tf.math.square.*AveragePooling2D"),
+     r"layer 'r' \(ReLU\) is not a polynomial.*mode='hybrid'.*tf.math.square.*AveragePooling2D"),
     (lambda: [keras.layers.Conv2D(2, 3), keras.layers.MaxPooling2D(name="mp")],
-     r"layer 'mp' \(MaxPooling2D\) takes a maximum.*AveragePooling2D in place of max pooling"),
+     r"layer 'mp' \(MaxPooling2D\) takes a maximum.*mode='hybrid'.*AveragePooling2D in place of max pooling"),
     (lambda: [keras.layers.Conv2D(2, 3), keras.layers.GlobalMaxPooling2D(name="gmp")],
      r"layer 'gmp' \(GlobalMaxPooling2D\) takes a maximum"),
     (lambda: [keras.layers.Conv2D(2, 3, dilation_rate=2, name="d")],

@@ -22,6 +22,9 @@ BELOW = {
     "numpy": {"encryption", "framework_table", "routing", "tensor"},
     "torch": {"framework_table", "tensor"},  # and he_tf's generated he_tf.<op> functions
     "models.torch_import": {"models.model", "models.steps", "torch"},
+    "models.share_steps": set(),
+    "models.hybrid": {"levels", "models.outputs", "models.share_steps", "models.steps", "protocol",
+                      "protocol.ckks"},
     "protocol.base": {"protocol.players", "tensor"},
     "interop.protobuf_wire": set(),
     "interop.tenseal": {"_core", "levels", "ops", "packing", "interop.protobuf_wire", "keys", "params",

@@ -30,3 +30,5 @@ def test_networks_tutorial_python_blocks_run(capsys):
     printed = capsys.readouterr().out
     assert "samples of shape (8, 8, 1)" in printed  # the refused flat request
     assert "layer 'conv' (Conv2D) uses activation 'relu'" in printed
+    assert "mode='hybrid'" in printed  # the refusal points to hybrid mode
+    assert "hybrid accuracy on 64 images" in printed

@@ -11,6 +11,8 @@ A model owner serves predictions on data it never sees::
     prediction.outputs, prediction.labels()
 
 ``model.predict(x_enc)`` also runs directly on an HETensor inside TensorFlow.
+``from_keras(model, mode="hybrid")`` runs an unmodified ReLU network (ReLU and max pooling exactly on
+secret shares, affine layers under CKKS) as a :class:`HybridModel` between client, server and dealer.
 See docs/tutorial-inference.md and, for convolutional networks on images, docs/tutorial-networks.md.
 ``fit_private`` trains linear and logistic regression on secret shares of several owners' data
 (docs/tutorial-training.md). ``model.save(path)`` and ``load(path)`` keep a model on disk;
@@ -19,6 +21,7 @@ See docs/tutorial-inference.md and, for convolutional networks on images, docs/t
 
 from he_tf.models.activations import PolynomialActivation
 from he_tf.models.artifact import ModelFormatError, load
+from he_tf.models.hybrid import HybridModel
 from he_tf.models.keras_import import from_keras
 from he_tf.models.model import (
     OUTPUT_MODES,
@@ -36,7 +39,7 @@ from he_tf.models.training import PrivateFit, fit_private
 from he_tf.models.wire import WireFormatError
 
 __all__ = [
-    "OUTPUT_MODES", "Client", "ClientTiming", "Dense", "EncryptedModel", "KeyRequirements", "Magnitude",
+    "OUTPUT_MODES", "Client", "ClientTiming", "Dense", "EncryptedModel", "HybridModel", "KeyRequirements", "Magnitude",
     "ModelFormatError", "Polynomial", "PolynomialActivation", "Prediction", "PrivateFit", "RemoteClient",
     "Server", "ServerTiming", "Square", "Traffic", "WireFormatError", "fit_private", "from_keras",
     "from_sklearn", "from_steps", "from_torch", "from_weights", "load",

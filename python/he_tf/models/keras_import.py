@@ -21,7 +21,9 @@ from numpy.typing import ArrayLike
 import he_tf
 from he_tf.models import image_layers
 from he_tf.models.activations import PolynomialActivation
+from he_tf.models.hybrid import HybridModel
 from he_tf.models.model import PRECISION_BITS, EncryptedModel, from_steps
+from he_tf.models.share_steps import MaxPool2D, Relu
 from he_tf.models.steps import Dense, Polynomial, Square, Step
 
 SUPPORTED = (
@@ -29,8 +31,11 @@ SUPPORTED = (
     "Softmax, Normalization, Rescaling, BatchNormalization, Dropout and noise layers (channels_last), and "
     "nested models of these, in a chain"
 )
-_RETRAIN = ("retrain with tf.math.square or he_tf.models.PolynomialActivation activations and "
-            "AveragePooling2D in place of max pooling")
+MODES = ("ckks", "hybrid")
+HYBRID_SUPPORTED = "also ReLU (layers and activations) and MaxPooling2D / GlobalMaxPooling2D"
+_RETRAIN = ("run it as it is with from_keras(model, mode='hybrid') (affine layers under CKKS, ReLU and max "
+            "pooling exactly on secret shares), or retrain with tf.math.square or "
+            "he_tf.models.PolynomialActivation activations and AveragePooling2D in place of max pooling")
 _MAX_POOLING = (keras.layers.MaxPooling1D, keras.layers.MaxPooling2D, keras.layers.MaxPooling3D,
                 keras.layers.GlobalMaxPooling1D, keras.layers.GlobalMaxPooling2D, keras.layers.GlobalMaxPooling3D)
 _NOT_POLYNOMIAL = (keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.PReLU, keras.layers.ELU)
@@ -41,15 +46,22 @@ _IDENTITY_AT_INFERENCE = (
     keras.layers.Identity,
 )
 _SQUARES = (tf.math.square, keras.ops.square, np.square)
+_RELUS = (tf.nn.relu, keras.ops.relu, keras.activations.relu)
 
-Item = Union[Step, str]  # a step, or the name of the output activation
+Item = Union[Step, Relu, MaxPool2D, str]  # a step, or the name of the output activation
 
 
 def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[float, float] | None = None,
                degree: int = 3, layout: str = "batch", params: he_tf.Params | None = None,
                data: ArrayLike | None = None, feature_range: tuple[ArrayLike, ArrayLike] | None = None,
-               precision_bits: int = PRECISION_BITS) -> EncryptedModel:
+               precision_bits: int = PRECISION_BITS, mode: str = "ckks") -> EncryptedModel | HybridModel:
     """An encrypted model computing what the trained Keras ``model`` computes.
+
+    ``mode="ckks"`` (the default) runs every layer under CKKS: the model must be polynomial.
+    ``mode="hybrid"`` runs an unmodified ReLU network as it is (:class:`~he_tf.models.HybridModel`):
+    each run of affine layers under CKKS on the client's ciphertexts, ReLU and max pooling exactly on
+    secret shares between client and server, the output revealed to the client only; it takes
+    ``output="logits"`` or ``"label"`` and none of the CKKS-only parameters below.
 
     Parameters
     ----------
@@ -95,9 +107,12 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"from_keras takes a keras.Model, got {type(model).__name__}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    hybrid = mode == "hybrid"
     layers = _chain(model)
     input_shape = tuple(model.inputs[0].shape[1:])
-    items = [item for layer in layers for item in _convert(layer)]
+    items = [item for layer in layers for item in _convert(layer, hybrid)]
     activation = "linear"
     steps: list[Step] = []
     for index, item in enumerate(items):
@@ -106,11 +121,21 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
                 raise ValueError(
                     f"{model.name!r} applies {item} before its last layer; the encrypted path supports "
                     "sigmoid and softmax only as the output activation (hidden layers need polynomial "
-                    "activations)"
+                    "activations, or ReLU with mode='hybrid')"
                 )
             activation = item
         else:
             steps.append(item)
+    if hybrid:
+        if output not in ("logits", "label"):
+            raise ValueError(f"mode='hybrid' reveals output='logits' or 'label' to the client, got {output!r}")
+        given = [name for name, value in (("input_range", input_range), ("params", params), ("data", data),
+                                          ("feature_range", feature_range)) if value is not None]
+        if given or layout != "batch":
+            raise ValueError(f"mode='hybrid' chooses its parameters itself and runs in batch layout; "
+                             f"{', '.join(given + (['layout'] if layout != 'batch' else []))} apply to "
+                             "mode='ckks' only")
+        return HybridModel(steps, activation, output=output, name=model.name, input_shape=input_shape)
     if not steps or not isinstance(steps[0], Dense):
         raise ValueError(f"{model.name!r} has no Dense, Conv2D or other affine layer before its first "
                          "activation")
@@ -192,7 +217,7 @@ def _image_shape(layer: keras.layers.Layer) -> tuple[int, int, int]:
     return shape
 
 
-def _conv2d(layer: keras.layers.Conv2D) -> list[Item]:
+def _conv2d(layer: keras.layers.Conv2D, hybrid: bool = False) -> list[Item]:
     _channels_last(layer)
     if tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1:
         raise ValueError(f"layer {layer.name!r} (Conv2D) has dilation_rate={tuple(layer.dilation_rate)} and "
@@ -203,10 +228,43 @@ def _conv2d(layer: keras.layers.Conv2D) -> list[Item]:
     kernel = _numpy(layer.kernel)
     matrix, out_shape = image_layers.conv2d(kernel, _image_shape(layer), tuple(layer.strides), layer.padding)
     bias = _numpy(layer.bias) if layer.use_bias else np.zeros(kernel.shape[-1])
-    return [Dense(matrix, np.tile(bias, out_shape[0] * out_shape[1]))] + _activation(layer, layer.activation)
+    return [Dense(matrix, np.tile(bias, out_shape[0] * out_shape[1]))] + _activation(layer, layer.activation,
+                                                                                     hybrid)
 
 
-def _convert(layer: keras.layers.Layer) -> list[Item]:
+def _max_pool2d(layer: keras.layers.Layer) -> list[Item]:
+    """Hybrid mode: max pooling with strides equal to the pool size and valid padding, as a crop of the
+    rows and columns no window covers (an affine selection, when there are any) and a MaxPool2D."""
+    _channels_last(layer)
+    height, width, channels = _image_shape(layer)
+    if isinstance(layer, keras.layers.GlobalMaxPooling2D):
+        if layer.keepdims:
+            raise ValueError(f"layer {layer.name!r} (GlobalMaxPooling2D) has keepdims=True; use keepdims=False")
+        return [MaxPool2D((height, width, channels), (height, width))]
+    pool, strides = tuple(layer.pool_size), tuple(layer.strides)
+    if pool != strides or layer.padding != "valid":
+        raise ValueError(f"layer {layer.name!r} (MaxPooling2D) has pool_size={pool}, strides={strides}, "
+                         f"padding={layer.padding!r}; hybrid mode runs max pooling over non-overlapping windows: "
+                         "strides equal to pool_size (Keras' default) and padding='valid'")
+    kept = (height // pool[0] * pool[0], width // pool[1] * pool[1], channels)
+    if min(kept) < 1:
+        raise ValueError(f"layer {layer.name!r} (MaxPooling2D): a {pool} window does not fit in {height}x{width}")
+    items: list[Item] = []
+    if kept != (height, width, channels):
+        crop, _ = image_layers.zero_pad2d(kept, ((0, height - kept[0]), (0, width - kept[1])))
+        items.append(Dense(crop.T, np.zeros(crop.shape[0])))
+    return items + [MaxPool2D(kept, pool)]
+
+
+def _relu_layer(layer: keras.layers.ReLU) -> list[Item]:
+    if layer.max_value is not None or layer.negative_slope or layer.threshold:
+        raise ValueError(f"layer {layer.name!r} (ReLU) has max_value={layer.max_value}, negative_slope="
+                         f"{layer.negative_slope}, threshold={layer.threshold}; hybrid mode runs the plain ReLU "
+                         "max(x, 0) (the defaults)")
+    return [Relu()]
+
+
+def _convert(layer: keras.layers.Layer, hybrid: bool = False) -> list[Item]:
     kind = type(layer).__name__
     if isinstance(layer, _IDENTITY_AT_INFERENCE):
         return []
@@ -217,9 +275,9 @@ def _convert(layer: keras.layers.Layer) -> list[Item]:
         kernel = _numpy(layer.kernel)
         bias = _numpy(layer.bias) if layer.bias is not None else np.zeros(kernel.shape[1])
         return [Dense(*image_layers.last_axis(kernel, bias, _shape(layer.input)))] + _activation(
-            layer, layer.activation)
+            layer, layer.activation, hybrid)
     if isinstance(layer, keras.layers.Conv2D) and kind == "Conv2D":  # not its transposed or separable kin
-        return _conv2d(layer)
+        return _conv2d(layer, hybrid)
     if isinstance(layer, keras.layers.AveragePooling2D):
         _channels_last(layer)
         matrix, _ = image_layers.average_pool2d(_image_shape(layer), tuple(layer.pool_size),
@@ -234,7 +292,7 @@ def _convert(layer: keras.layers.Layer) -> list[Item]:
         matrix = image_layers.global_average_pool2d(_image_shape(layer))
         return [Dense(matrix, np.zeros(matrix.shape[1]))]
     if isinstance(layer, keras.layers.Activation):
-        return _activation(layer, layer.activation)
+        return _activation(layer, layer.activation, hybrid)
     if isinstance(layer, keras.layers.Softmax):
         if layer.axis not in (-1, 1):
             raise ValueError(f"layer {layer.name!r} (Softmax) is over axis {layer.axis}; only -1 is "
@@ -254,17 +312,27 @@ def _convert(layer: keras.layers.Layer) -> list[Item]:
         beta = _numpy(layer.beta) if layer.center else np.zeros(n)
         factor = gamma / np.sqrt(_numpy(layer.moving_variance) + layer.epsilon)
         return [_elementwise(layer, factor, beta - _numpy(layer.moving_mean) * factor)]
+    if hybrid and isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.GlobalMaxPooling2D)):
+        return _max_pool2d(layer)
+    if hybrid and isinstance(layer, keras.layers.ReLU):
+        return _relu_layer(layer)
+    if hybrid and isinstance(layer, _MAX_POOLING + _NOT_POLYNOMIAL):
+        raise ValueError(f"layer {layer.name!r} ({kind}) cannot run in hybrid mode, which runs {SUPPORTED}, "
+                         f"{HYBRID_SUPPORTED}")
     if isinstance(layer, _MAX_POOLING):
         raise ValueError(f"layer {layer.name!r} ({kind}) takes a maximum, which is not a polynomial: CKKS can "
                          f"only add and multiply. {_RETRAIN[0].upper() + _RETRAIN[1:]}")
     if isinstance(layer, _NOT_POLYNOMIAL):
         raise ValueError(f"layer {layer.name!r} ({kind}) is not a polynomial: CKKS can only add and multiply. "
                          f"{_RETRAIN[0].upper() + _RETRAIN[1:]}")
+    also = f", {HYBRID_SUPPORTED} with mode='hybrid'" if not hybrid else f"; {HYBRID_SUPPORTED} in hybrid mode"
     raise ValueError(f"layer {layer.name!r} ({kind}) cannot run on encrypted inputs; encrypted inference "
-                     f"runs {SUPPORTED}")
+                     f"runs {SUPPORTED}{also}")
 
 
-def _activation(layer: keras.layers.Layer, fn) -> list[Item]:
+def _activation(layer: keras.layers.Layer, fn, hybrid: bool = False) -> list[Item]:
+    if hybrid and any(fn is relu for relu in _RELUS):
+        return [Relu()]
     if isinstance(fn, PolynomialActivation):
         return [Polynomial(fn.coeffs, f"{layer.name} activation")]
     if any(fn is square for square in _SQUARES):
@@ -275,9 +343,18 @@ def _activation(layer: keras.layers.Layer, fn) -> list[Item]:
         return []
     if is_keras and name in OUTPUT_ACTIVATIONS:
         return [name]
+    if hybrid:
+        raise ValueError(
+            f"layer {layer.name!r} ({type(layer).__name__}) uses activation {name!r}; hybrid mode runs 'relu', "
+            "tf.math.square and he_tf.models.PolynomialActivation in hidden layers and sigmoid or softmax as "
+            "the output activation"
+        )
     raise ValueError(
         f"layer {layer.name!r} ({type(layer).__name__}) uses activation {name!r}, which is not a polynomial: "
-        "CKKS can only add and multiply. Hidden layers need tf.math.square or "
+        "CKKS can only add and multiply. "
+        + ("Run the network as it is with from_keras(model, mode='hybrid') (ReLU exactly on secret shares), "
+           "or retrain: " if name == "relu" else "")
+        + "Hidden layers need tf.math.square or "
         "he_tf.models.PolynomialActivation (e.g. fitted with he_tf.approx.fit_polynomial; retrain with it, "
         "and with AveragePooling2D in place of max pooling); sigmoid and softmax are supported as the output "
         "activation"
