@@ -30,6 +30,10 @@ HARNESSES = ("fuzz_ciphertext", "fuzz_variant", "fuzz_plaintext", "fuzz_public_c
 ROOT = Path(__file__).resolve().parents[2]
 MAX_RESTARTS = 50
 _STAT = re.compile(r"^stat::(\w+):\s*(\d+)", re.M)
+# libFuzzer's -rss_limit_mb reads getrusage's maxrss, which Linux carries across exec: a harness started
+# straight from a large process (a long test session) would begin "over" the limit. Started from a fork
+# (a shell's background job), its high-water mark is its own.
+_FRESH_RSS = ["sh", "-c", '"$@" & wait $!', "sh"]
 
 
 def run_once(harness: str, work: Path, runs: int, seconds: int | None, extra: list[str]) -> dict:
@@ -53,7 +57,7 @@ def run_once(harness: str, work: Path, runs: int, seconds: int | None, extra: li
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
     before = set(crashes.iterdir())
     start = time.perf_counter()
-    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run(_FRESH_RSS + args, cwd=ROOT, env=env, capture_output=True, text=True)
     stats = {k: int(v) for k, v in _STAT.findall(proc.stderr)}
     new = sorted(set(crashes.iterdir()) - before)
     return {
