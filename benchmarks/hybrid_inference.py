@@ -16,21 +16,18 @@ the labels and against plaintext TF. Writes ``benchmarks/results/hybrid_inferenc
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
 import he_tf
-from benchmarks.result_files import write
+from benchmarks import result_files
 from he_tf import approx
 from he_tf.protocol import CKKS, SecretSharing
 from he_tf.protocol.providers import Provider
 
-RESULTS = Path(__file__).resolve().parent / "results"
 RANGE = 24.0  # logits of the training set lie in about [-24.6, 9.2]
 
 
@@ -85,12 +82,7 @@ def run(name: str, setup: Callable, infer: Callable, x: np.ndarray, y: np.ndarra
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    rows = measure()
-    write(args.out, "hybrid_inference", rows, markdown(rows))
-    return rows
+    return result_files.run("hybrid_inference", measure, markdown, __doc__.splitlines()[0], argv)
 
 
 def measure(provider: Callable[[], Provider] | None = None, with_ckks: bool = True) -> list[dict]:

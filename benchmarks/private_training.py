@@ -16,10 +16,8 @@ and versions.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -35,7 +33,6 @@ from he_tf.models.training import batch_schedule, sigmoid_polynomial
 from he_tf.protocol import SecretSharing, recording
 from he_tf.protocol.providers import Dealer, SeededDealer
 
-RESULTS = Path(__file__).resolve().parent / "results"
 REPEATS = 3  # trainings per variant: the time per epoch is the median over all their epochs
 PLAYERS = ["alice", "bob", "dealer", "carol", "dave", "erin"]
 SETTINGS = dict(epochs=3, batch_size=64, learning_rate=0.5, l2=0.01, sigmoid_range=(-4.0, 4.0),
@@ -131,12 +128,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    result = measure()
-    result_files.write(args.out, "private_training", result, markdown(result))
-    return result
+    return result_files.run("private_training", measure, markdown, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
+from typing import Callable
 
 
 def write(out: Path, name: str, result, table: str) -> None:
@@ -13,3 +15,18 @@ def write(out: Path, name: str, result, table: str) -> None:
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / f"{name}.md").write_text(table + "\n")
     print(table)
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def run(name: str, measure: Callable[[], object], markdown: Callable[[object], str], description: str,
+        argv: list[str] | None = None):
+    """A benchmark's command line (``--out``, benchmarks/results by default): measure, then write its
+    JSON and table as ``name``; returns the result."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    result = measure()
+    write(args.out, name, result, markdown(result))
+    return result

@@ -9,9 +9,7 @@ same run. Writes ``benchmarks/results/seeded_dealer.{json,md}`` with the machine
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -21,7 +19,6 @@ from benchmarks import hybrid_inference, machine, result_files
 from he_tf.protocol import SecretSharing, recording
 from he_tf.protocol.providers import Dealer, SeededDealer
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PROVIDERS = {"Dealer": Dealer, "SeededDealer": SeededDealer}
 MATMUL = 256
 
@@ -83,12 +80,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    result = measure()
-    result_files.write(args.out, "seeded_dealer", result, markdown(result))
-    return result
+    return result_files.run("seeded_dealer", measure, markdown, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

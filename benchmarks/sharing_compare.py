@@ -18,9 +18,7 @@ versions.
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -30,7 +28,6 @@ from benchmarks import machine, result_files
 from he_tf.protocol import SecretSharing, recording
 from he_tf.protocol.providers import Dealer, SeededDealer
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PROVIDERS = {"Dealer": Dealer, "SeededDealer": SeededDealer}
 PLAYERS = ("alice", "bob")
 REPEATS = 3
@@ -124,12 +121,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    result = measure()
-    result_files.write(args.out, "sharing_compare", result, markdown(result))
-    return result
+    return result_files.run("sharing_compare", measure, markdown, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
