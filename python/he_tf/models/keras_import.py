@@ -24,7 +24,7 @@ from he_tf.models.activations import PolynomialActivation
 from he_tf.models.hybrid import HybridModel
 from he_tf.models.model import PRECISION_BITS, EncryptedModel, from_steps
 from he_tf.models.share_steps import MaxPool2D, Relu
-from he_tf.models.steps import Dense, Polynomial, Square, Step
+from he_tf.models.steps import Dense, Polynomial, Square, Step, split_output_activation
 
 SUPPORTED = (
     "Dense, Conv2D, AveragePooling2D, GlobalAveragePooling2D, ZeroPadding2D, Flatten, Reshape, Activation, "
@@ -113,19 +113,9 @@ def from_keras(model: keras.Model, output: str = "logits", input_range: tuple[fl
     layers = _chain(model)
     input_shape = tuple(model.inputs[0].shape[1:])
     items = [item for layer in layers for item in _convert(layer, hybrid)]
-    activation = "linear"
-    steps: list[Step] = []
-    for index, item in enumerate(items):
-        if isinstance(item, str):
-            if index != len(items) - 1:
-                raise ValueError(
-                    f"{model.name!r} applies {item} before its last layer; the encrypted path supports "
-                    "sigmoid and softmax only as the output activation (hidden layers need polynomial "
-                    "activations, or ReLU with mode='hybrid')"
-                )
-            activation = item
-        else:
-            steps.append(item)
+    steps, activation = split_output_activation(items, lambda item: (
+        f"{model.name!r} applies {item} before its last layer; the encrypted path supports sigmoid and softmax "
+        "only as the output activation (hidden layers need polynomial activations, or ReLU with mode='hybrid')"))
     if hybrid:
         if output not in ("logits", "label"):
             raise ValueError(f"mode='hybrid' reveals output='logits' or 'label' to the client, got {output!r}")

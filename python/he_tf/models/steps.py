@@ -11,7 +11,7 @@ for the compiler's magnitude check).
 from __future__ import annotations
 
 import dataclasses
-from typing import Union
+from typing import Callable, Union
 
 import numpy as np
 import tensorflow as tf
@@ -194,6 +194,15 @@ class Polynomial:
 
 
 Step = Union[Dense, Square, Polynomial]
+
+
+def split_output_activation(items: list, misplaced: Callable[[str], str]) -> tuple[list[Step], str]:
+    """An importer's items (steps, and activation names) as its steps and the output activation
+    (``"linear"`` if none); ValueError(``misplaced(name)``) for an activation before the last item."""
+    names = [item for item in items if isinstance(item, str)]
+    if names and (len(names) > 1 or not isinstance(items[-1], str)):
+        raise ValueError(misplaced(names[0]))
+    return [item for item in items if not isinstance(item, str)], names[0] if names else "linear"
 
 
 def fold_affine(steps: list[Step]) -> list[Step]:

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 
 import he_tf
 from he_tf.models.model import PRECISION_BITS, EncryptedModel, from_steps
-from he_tf.models.steps import Dense, Polynomial, Square, Step
+from he_tf.models.steps import Dense, Polynomial, Square, Step, split_output_activation
 from he_tf.torch import PolynomialActivation as TorchPolynomial
 from he_tf.torch import Square as TorchSquare
 
@@ -68,19 +68,9 @@ def from_torch(module: torch.nn.Module, output: str = "logits",
         raise TypeError(f"from_torch takes a torch.nn.Module, got {type(module).__name__}")
     name = type(module).__name__
     items = [item for path, child in _chain(module, "") for item in _convert(path, child)]
-    activation = "linear"
-    steps: list[Step] = []
-    for index, item in enumerate(items):
-        if isinstance(item, str):
-            if index != len(items) - 1:
-                raise ValueError(
-                    f"{name} applies {item} before its last module; the encrypted path supports Sigmoid and "
-                    "Softmax only as the output activation (hidden layers need he_tf.torch.Square or "
-                    "he_tf.torch.PolynomialActivation)"
-                )
-            activation = item
-        else:
-            steps.append(item)
+    steps, activation = split_output_activation(items, lambda item: (
+        f"{name} applies {item} before its last module; the encrypted path supports Sigmoid and Softmax only "
+        "as the output activation (hidden layers need he_tf.torch.Square or he_tf.torch.PolynomialActivation)"))
     if not steps or not isinstance(steps[0], Dense):
         raise ValueError(f"{name} has no Linear (or BatchNorm1d) module before its first activation")
     return from_steps(steps, activation, output=output, input_range=input_range, data=data, degree=degree,
