@@ -40,7 +40,7 @@ bench-deps: install
 # The op-level benchmark suite, quick profile (under 5 minutes on 2 cores):
 # benchmarks/results/<date>-quick.{json,md,png}. `make bench PROFILE=full` for everything.
 PROFILE ?= quick
-bench: bench-deps
+bench: bench-deps $(PEERS)/tenseal/.done
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m benchmarks --profile $(PROFILE)
 
 # he-tf against OpenFHE, tf-shell and TenSEAL on the logistic-inference job, each peer in its own

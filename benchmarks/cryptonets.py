@@ -35,10 +35,10 @@ import numpy as np
 
 from benchmarks.machine import describe
 from benchmarks.result_files import write
-from benchmarks.servers import ROOT, Server
+from benchmarks.servers import ROOT, Server, peer_python
 
 RESULTS = ROOT / "benchmarks" / "results"
-TENSEAL_PYTHON = ROOT / ".venv-peers" / "tenseal" / "bin" / "python"
+TENSEAL_PYTHON = peer_python("tenseal")
 NGRAPH_HE2 = {
     "images_per_s": 1998.0,
     "source": "F. Boemer, A. Costache, R. Cammarota, C. Wierzynski, \"nGraph-HE2: A High-Throughput Framework "

@@ -1,6 +1,6 @@
 """Encrypted logistic regression inference: he-tf against TenSEAL, same machine, same run.
 
-Run from the repository root (TenSEAL: ``pip install "tenseal==0.3.*"``)::
+Run from the repository root (TenSEAL runs in its own venv, ``make peer-venvs``)::
 
     python -m benchmarks.inference_vs_tenseal
 
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.servers import ROOT, Server, measure_block
+from benchmarks.servers import ROOT, Server, measure_block, peer_python
 
 MIN_BATCH_SPEEDUP = 50.0  # he-tf batch samples/s over TenSEAL's, server compute
 MAX_VECTOR_RATIO = 1.0  # he-tf vector seconds per sample over TenSEAL's
@@ -203,7 +203,7 @@ def start_workers(data_path: Path, args: argparse.Namespace) -> dict[str, Server
     base = [sys.executable, "-m", "benchmarks.inference_vs_tenseal", f"--data={data_path}"]
     workers = {"he-tf": Server("he-tf worker", base + ["--worker=he-tf", f"--degree={args.degree}"], env)}
     coeffs = workers["he-tf"].ready()["coeffs"]
-    command = base + ["--worker=tenseal", f"--coeffs={json.dumps(coeffs)}"]
+    command = [str(peer_python("tenseal")), *base[1:], "--worker=tenseal", f"--coeffs={json.dumps(coeffs)}"]
     workers["tenseal"] = Server("TenSEAL worker", command, env)
     workers["tenseal"].ready()
     return workers

@@ -17,6 +17,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PEERS = ROOT / ".venv-peers"
+"""The peers' own virtualenvs (``make peer-venvs``): a peer runs in its own venv and process, never in he-tf's."""
+
+
+def peer_python(name: str) -> Path:
+    """The interpreter of peer ``name``'s venv (``openfhe``, ``tfshell``, ``tenseal``), present or not."""
+    return PEERS / name / "bin" / "python"
 
 
 class Server:

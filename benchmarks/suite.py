@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from benchmarks import compare, grid, machine, report, seal_harness
-from benchmarks.servers import ROOT, Server, measure_block
+from benchmarks.servers import ROOT, Server, measure_block, peer_python
 from benchmarks.summary import summarize
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -66,7 +66,7 @@ def start_servers(args: argparse.Namespace, exe: Path | None) -> dict[tuple[str,
         command = [sys.executable, "-m", "benchmarks.workers.hetf", f"--threads={t}", f"--warmup={args.warmup}"]
         servers["he-tf", t] = Server(f"he-tf ({t} thread(s))", command, env)
     if "tenseal" in args.libraries:
-        command = [sys.executable, "-m", "benchmarks.workers.tenseal_worker", f"--warmup={args.warmup}"]
+        command = [str(peer_python("tenseal")), "-m", "benchmarks.workers.tenseal_worker", f"--warmup={args.warmup}"]
         servers["tenseal", 1] = Server("TenSEAL", command, env)
     for t in threads if exe else ():
         servers["seal", t] = Server(f"SEAL ({t} thread(s))",
@@ -175,9 +175,9 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def default_libraries() -> tuple[str, ...]:
-    """Every library that is installed: TenSEAL is optional (the bench extra)."""
+    """Every library that is installed: TenSEAL is optional (its own venv, ``make peer-venvs``)."""
     libs = tuple(grid.LIBRARIES)
-    return libs if importlib.util.find_spec("tenseal") else tuple(lib for lib in libs if lib != "tenseal")
+    return libs if peer_python("tenseal").exists() else tuple(lib for lib in libs if lib != "tenseal")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

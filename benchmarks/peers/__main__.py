@@ -25,14 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import describe
-from benchmarks.servers import ROOT, Server
+from benchmarks.servers import ROOT, Server, peer_python
 
-PEERS_DIR = ROOT / ".venv-peers"
 WORKERS = {  # name -> (python, module)
     "he-tf": (ROOT / ".venv" / "bin" / "python", "benchmarks.peers.hetf_job"),
-    "OpenFHE": (PEERS_DIR / "openfhe" / "bin" / "python", "benchmarks.peers.openfhe_job"),
-    "tf-shell": (PEERS_DIR / "tfshell" / "bin" / "python", "benchmarks.peers.tfshell_job"),
-    "TenSEAL": (PEERS_DIR / "tenseal" / "bin" / "python", "benchmarks.peers.tenseal_job"),
+    "OpenFHE": (peer_python("openfhe"), "benchmarks.peers.openfhe_job"),
+    "tf-shell": (peer_python("tfshell"), "benchmarks.peers.tfshell_job"),
+    "TenSEAL": (peer_python("tenseal"), "benchmarks.peers.tenseal_job"),
 }
 TASKS = {"small": "569 breast-cancer samples", "large": "100,000 synthetic samples"}
 ROUNDS = {"small": 15, "large": 3}
