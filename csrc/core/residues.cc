@@ -23,6 +23,13 @@ constexpr std::size_t kPrefixSize = kHeaderSize + sizeof(seal::parms_id_type) + 
   throw std::invalid_argument(std::string("refused ") + what + ": " + why);
 }
 
+// The words start at byte 113 of SEAL's bytes: unaligned, so they are read and written with memcpy.
+std::uint64_t WordAt(const char* p, std::uint64_t index) {
+  std::uint64_t w;
+  std::memcpy(&w, p + 8 * index, 8);
+  return w;
+}
+
 template <class T>
 T At(std::string_view bytes, std::size_t offset) {
   T v;
@@ -110,7 +117,7 @@ std::string EncodeResidues(const seal::SEALContext& context, std::string_view in
   std::memcpy(o, kResidueMagic.data(), kResidueMagic.size());
   std::memcpy(o + kResidueMagic.size(), in.data(), kPrefixSize);
   char* stream = o + kResidueMagic.size() + kPrefixSize;
-  const auto* words = reinterpret_cast<const std::uint64_t*>(in.data() + kPrefixSize);
+  const char* words = in.data() + kPrefixSize;
   unsigned __int128 acc = 0;
   int held = 0;
   std::size_t written = 0;
@@ -118,10 +125,11 @@ std::string EncodeResidues(const seal::SEALContext& context, std::string_view in
     for (std::size_t j = 0; j < p.bits.size(); ++j) {
       const int b = p.bits[j];
       const std::uint64_t q = p.primes[j];
-      const std::uint64_t* w = words + (poly * p.bits.size() + j) * p.n;
+      const std::uint64_t first = (poly * p.bits.size() + j) * p.n;
       for (std::uint64_t k = 0; k < p.n; ++k) {
-        if (w[k] >= q) Refuse(what, "a residue is not below its prime");
-        acc |= static_cast<unsigned __int128>(w[k]) << held;
+        const std::uint64_t w = WordAt(words, first + k);
+        if (w >= q) Refuse(what, "a residue is not below its prime");
+        acc |= static_cast<unsigned __int128>(w) << held;
         held += b;
         if (held >= 64) {
           const auto low = static_cast<std::uint64_t>(acc);
@@ -150,7 +158,7 @@ std::string DecodeResidues(const seal::SEALContext& context, std::string_view by
   }
   std::string out(p.seal_size, '\0');  // bounded: computed from the context's parameters
   std::memcpy(out.data(), in.data(), kPrefixSize);
-  auto* words = reinterpret_cast<std::uint64_t*>(out.data() + kPrefixSize);
+  char* words = out.data() + kPrefixSize;
   const char* stream = in.data() + kPrefixSize;
   std::size_t read = 0;
   unsigned __int128 acc = 0;
@@ -159,7 +167,7 @@ std::string DecodeResidues(const seal::SEALContext& context, std::string_view by
     for (std::size_t j = 0; j < p.bits.size(); ++j) {
       const int b = p.bits[j];
       const std::uint64_t q = p.primes[j], mask = (std::uint64_t{1} << b) - 1;
-      std::uint64_t* w = words + (poly * p.bits.size() + j) * p.n;
+      char* w = words + 8 * (poly * p.bits.size() + j) * p.n;
       for (std::uint64_t k = 0; k < p.n; ++k) {
         if (held < b) {
           if (p.stream_bytes - read >= 8) {
@@ -175,8 +183,9 @@ std::string DecodeResidues(const seal::SEALContext& context, std::string_view by
             }
           }
         }
-        w[k] = static_cast<std::uint64_t>(acc) & mask;
-        if (w[k] >= q) Refuse(what, "a residue is not below its prime");
+        const std::uint64_t word = static_cast<std::uint64_t>(acc) & mask;
+        if (word >= q) Refuse(what, "a residue is not below its prime");
+        std::memcpy(w + 8 * k, &word, 8);
         acc >>= b;
         held -= b;
       }
