@@ -12,3 +12,12 @@ def keys() -> he_tf.KeySet:
 @pytest.fixture(scope="session")
 def other_keys() -> he_tf.KeySet:
     return he_tf.KeySet.generate(he_tf.Params(), rotations=None)
+
+
+@pytest.fixture
+def local_players(request):
+    """The test module's ``PLAYERS`` installed as a LocalConfig for the test; the previous config after."""
+    before = he_tf.get_config()
+    he_tf.set_config(he_tf.LocalConfig(request.module.PLAYERS))
+    yield
+    he_tf.set_config(before)

@@ -34,12 +34,7 @@ SETTINGS = dict(epochs=3, batch_size=64, learning_rate=0.5, l2=0.01, sigmoid_ran
                 sigmoid_degree=1, feature_bounds=11.0, weight_bound=4.0, seed=0, progress=False)
 
 
-@pytest.fixture(autouse=True)
-def config():
-    before = he_tf.get_config()
-    he_tf.set_config(he_tf.LocalConfig(PLAYERS))
-    yield
-    he_tf.set_config(before)
+pytestmark = pytest.mark.usefixtures("local_players")
 
 
 def protocol(**kwargs) -> SecretSharing:

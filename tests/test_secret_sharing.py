@@ -23,12 +23,7 @@ ULP = 2.0**-F
 PLAYERS = ["alice", "bob", "dealer", "client"]
 
 
-@pytest.fixture(autouse=True)
-def config():
-    before = he_tf.get_config()
-    he_tf.set_config(he_tf.LocalConfig(PLAYERS))
-    yield
-    he_tf.set_config(before)
+pytestmark = pytest.mark.usefixtures("local_players")
 
 
 @pytest.fixture

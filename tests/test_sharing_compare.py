@@ -21,12 +21,7 @@ PLAYERS = ["alice", "bob", "dealer", "client"]
 PROVIDERS = {"dealer": Dealer, "seeded dealer": SeededDealer}
 
 
-@pytest.fixture(autouse=True)
-def config():
-    before = he_tf.get_config()
-    he_tf.set_config(he_tf.LocalConfig(PLAYERS))
-    yield
-    he_tf.set_config(before)
+pytestmark = pytest.mark.usefixtures("local_players")
 
 
 def sharing(provider=Dealer, **options) -> SecretSharing:
