@@ -13,14 +13,7 @@ TensorFlow and he_tf: ~15-25 s on a busy 2-core machine).
 
 from __future__ import annotations
 
-import ctypes
-import os
-import select
-import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,21 +24,11 @@ import he_tf
 from he_tf.protocol import CKKS, SecretSharing
 from he_tf.protocol.players import ClusterConfig, ServerUnreachableError, UnknownPlayerError
 from he_tf.protocol.secret_sharing import default_uniform
+from he_tf.remote.loopback import free_port, start_players, stop_players
 
 PLAYERS = ("client", "server", "dealer")
 STARTUP_TIMEOUT = 120.0  # seconds for all servers to print their ready line
 ATTEMPTS = 3  # a free port can be taken between picking it and the server binding it: retry with new ones
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    # Linux prctl(PR_SET_PDEATHSIG, SIGTERM): no orphaned server if this process dies without teardown.
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
 
 STARTUP: dict[str, str] = {}  # player -> what its serve-player printed before serving (the fixture's)
@@ -53,51 +36,12 @@ STARTUP: dict[str, str] = {}  # player -> what its serve-player printed before s
 
 def start_servers(config_path: Path, log_dir: Path, players=PLAYERS, options=(),
                   startup: dict | None = None) -> list[subprocess.Popen]:
-    """One serve-player process per player; returns them once each printed its ready line.
-
-    `options` are more serve-player arguments; `startup`, if given, receives each player's output up to
-    and including its ready line.
-    """
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    procs = []
-    for player in players:
-        log = open(log_dir / f"{player}.log", "w")
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "he_tf", "serve-player", "--config", str(config_path), "--player", player,
-             *options], stdout=subprocess.PIPE, stderr=log, text=True, env=env, preexec_fn=_die_with_parent))
-        log.close()
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    waiting = {p.stdout: (player, p) for player, p in zip(players, procs)}
-    while waiting:
-        ready, _, _ = select.select(list(waiting), [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            stop_servers(procs)
-            raise TimeoutError(f"servers of {sorted(v[0] for v in waiting.values())} not ready after "
-                               f"{STARTUP_TIMEOUT:g} s; logs in {log_dir}")
-        for stream in ready:
-            player, proc = waiting.pop(stream)
-            lines = [stream.readline()]  # the lines before the ready line are printed with it, at once
-            while lines[-1] and "serving" not in lines[-1]:
-                lines.append(stream.readline())
-            if not lines[-1]:  # EOF: the server exited (e.g. its port was taken)
-                stop_servers(procs)
-                raise OSError(f"server of {player!r} exited ({proc.wait()}): {''.join(lines)}"
-                              f"{(log_dir / f'{player}.log').read_text()[-2000:]}")
-            if startup is not None:
-                startup[player] = "".join(lines)
-    return procs
+    """One serve-player process per player (he_tf.remote.loopback.start_players), ready."""
+    return start_players(config_path, players, log_dir, options=options, timeout=STARTUP_TIMEOUT,
+                         startup=startup)
 
 
-def stop_servers(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+stop_servers = stop_players
 
 
 @pytest.fixture(scope="module")

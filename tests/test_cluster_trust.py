@@ -26,7 +26,8 @@ import tensorflow as tf
 import he_tf
 from he_tf.protocol import private_network
 from he_tf.protocol.players import ClusterConfig
-from test_cluster import _die_with_parent, free_port, infer_in_tf_function, listening, start_servers, stop_servers
+from he_tf.remote.loopback import _die_with_parent, free_port
+from test_cluster import infer_in_tf_function, listening, start_servers, stop_servers
 
 PLAYERS = ("client", "server")
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"

@@ -38,9 +38,12 @@ def _die_with_parent() -> None:
 
 
 def start_players(config_path: str | os.PathLike, players: Sequence[str], log_dir: str | os.PathLike, *,
-                  prefix: Sequence[str] = (), timeout: float = 120.0) -> list[subprocess.Popen]:
-    """One ``serve-player`` process per player (run under `prefix`, e.g. ``ip netns exec NS``), returned
-    once each printed its ready line; stderr goes to ``log_dir/<player>.log``.
+                  prefix: Sequence[str] = (), options: Sequence[str] = (), timeout: float = 120.0,
+                  startup: dict[str, str] | None = None) -> list[subprocess.Popen]:
+    """One ``serve-player`` process per player (run under `prefix`, e.g. ``ip netns exec NS``, with more
+    serve-player arguments `options`), returned once each printed its ready line; stderr goes to
+    ``log_dir/<player>.log``. `startup`, if given, receives each player's output up to and including its
+    ready line.
 
     Raises
     ------
@@ -57,7 +60,7 @@ def start_players(config_path: str | os.PathLike, players: Sequence[str], log_di
         with open(log_dir / f"{player}.log", "w") as log:
             procs.append(subprocess.Popen(
                 [*prefix, sys.executable, "-m", "he_tf", "serve-player", "--config", str(config_path),
-                 "--player", player], stdout=subprocess.PIPE, stderr=log, text=True, env=env,
+                 "--player", player, *options], stdout=subprocess.PIPE, stderr=log, text=True, env=env,
                 preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None))
     deadline = time.monotonic() + timeout
     waiting = {p.stdout: (player, p) for player, p in zip(players, procs)}
@@ -69,12 +72,14 @@ def start_players(config_path: str | os.PathLike, players: Sequence[str], log_di
                                    f"{timeout:g} s; logs in {log_dir}")
             for stream in ready:
                 player, proc = waiting.pop(stream)
-                line = stream.readline()
-                while line and READY not in line:
-                    line = stream.readline()
-                if not line:
-                    raise OSError(f"serve-player {player!r} exited ({proc.wait()}): "
+                lines = [stream.readline()]  # the lines before the ready line are printed with it, at once
+                while lines[-1] and READY not in lines[-1]:
+                    lines.append(stream.readline())
+                if not lines[-1]:  # EOF: the server exited (e.g. its port was taken)
+                    raise OSError(f"serve-player {player!r} exited ({proc.wait()}): {''.join(lines)}"
                                   f"{(log_dir / f'{player}.log').read_text()[-2000:]}")
+                if startup is not None:
+                    startup[player] = "".join(lines)
     except BaseException:
         stop_players(procs)
         raise
