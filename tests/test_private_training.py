@@ -10,9 +10,6 @@ coordinate; over 21 steps the weights differ by about 2e-4 (measured), 1e-3 allo
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -26,6 +23,8 @@ from he_tf.models import fit_private
 from he_tf.models.shared_layout import concat, take_rows
 from he_tf.models.training import batch_schedule, sigmoid_polynomial
 from he_tf.protocol import CKKS, SecretSharing, UnknownPlayerError, recording
+
+from doc_blocks import DOCS, run_python_blocks
 
 PLAYERS = ["alice", "bob", "dealer", "carol"]
 DATA_OWNERS = {"alice", "bob"}
@@ -236,12 +235,7 @@ def test_trained_weights_beyond_the_declared_bound_are_refused_to_the_model_owne
 
 def test_tutorial_runs(capsys):
     """The code of docs/tutorial-training.md runs, in order, and its assertions hold."""
-    tutorial = Path(__file__).resolve().parents[1] / "docs" / "tutorial-training.md"
-    blocks = re.findall(r"```python\n(.*?)```", tutorial.read_text(), flags=re.S)
-    assert len(blocks) >= 5
-    namespace: dict = {}
-    for index, block in enumerate(blocks):
-        exec(compile(block, f"{tutorial.name} block {index + 1}", "exec"), namespace)  # noqa: S102 (our docs)
+    run_python_blocks(DOCS / "tutorial-training.md", at_least=5)
     printed = capsys.readouterr().out
     assert "test accuracy: private" in printed
     assert "truncation may fail" in printed and "alice's feature 3" in printed  # refusals explain themselves

@@ -1,18 +1,14 @@
 """The code in docs/tutorial-remote.md runs, in order, on real player processes, and its assertions hold."""
 
-import re
-from pathlib import Path
+from doc_blocks import DOCS, run_python_blocks
 
-TUTORIAL = Path(__file__).resolve().parents[1] / "docs" / "tutorial-remote.md"
+TUTORIAL = DOCS / "tutorial-remote.md"
 
 
 def test_remote_tutorial_runs(capsys):
-    blocks = re.findall(r"```python\n(.*?)```", TUTORIAL.read_text(), flags=re.S)
-    assert len(blocks) >= 10
     namespace: dict = {}
     try:
-        for index, block in enumerate(blocks):
-            exec(compile(block, f"{TUTORIAL.name} block {index + 1}", "exec"), namespace)  # noqa: S102 (our docs)
+        run_python_blocks(TUTORIAL, at_least=10, namespace=namespace)
     finally:
         if "cluster" in namespace:  # the servers stop even if a block failed
             namespace["cluster"].close()
