@@ -28,6 +28,7 @@ def harness():
         if r.feature_bounds is not None:
             low, high = r.feature_bounds
             assert len(low) == len(high) and all(math.isfinite(a) and a <= b for a, b in zip(low, high))
+        assert type(r.complex) is bool and (not r.complex or r.layout == "batch")
         if r.input_shape is not None:
             assert 1 <= len(r.input_shape) <= 8 and all(type(d) is int and d >= 1 for d in r.input_shape)
             assert r.features is None or math.prod(r.input_shape) == r.features

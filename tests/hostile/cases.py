@@ -563,6 +563,14 @@ def key_requirements_huge_input_shape(env: Env) -> Returned:
     return Returned(False, "an input shape of 2^62 values was accepted")
 
 
+def key_requirements_complex_vector(env: Env) -> Returned:
+    """A server's requirements asking for complex packing (two samples per slot) in the vector layout."""
+    document = json.loads(he_tf.models.from_weights(np.ones((4, 1)), layout="vector").key_requirements().to_json())
+    document["complex"] = True
+    he_tf.models.KeyRequirements.from_json(json.dumps(document).encode())
+    return Returned(False, "complex packing in the vector layout was accepted")
+
+
 def wire_nested_json(env: Env) -> Returned:
     wire.decode(craft.wire_nested_header(_request(env), 100_000), env.keys.public, expect="request")
     return Returned(True, "the nested header was ignored")
@@ -809,6 +817,7 @@ CASES: dict[str, Case] = {
         Case("features-past-bounds", features_past_bounds, VALUE, defect="800^2 -> -408576"),
         Case("key-requirements-nested-json", key_requirements_nested_json, VALUE, defect="RecursionError"),
         Case("key-requirements-huge-input-shape", key_requirements_huge_input_shape, VALUE),
+        Case("key-requirements-complex-vector", key_requirements_complex_vector, VALUE),
         Case("serving-many-strings", serving_many_strings, VALUE),
         Case("serving-huge-tensor-shape", serving_huge_tensor_shape, VALUE),
         Case("serving-huge-wire-shape", serving_huge_wire_shape, VALUE, defect="2^27 x 3 samples claimed: GBs"),
