@@ -15,9 +15,11 @@ import he_tf
 from he_tf.protocol import recording
 from he_tf.protocol.providers import SEED_SHAPE, Dealer, SeededDealer
 from he_tf.protocol.secret_sharing import SecretSharing, default_uniform
-from test_secret_sharing import CASES, ULP, X, Y, config, inputs, q  # noqa: F401  (config: autouse)
+from test_secret_sharing import CASES, PLAYERS, ULP, X, Y, inputs, q
 from test_sharing_hostile import (DYNAMIC, PLAYER_OF, _canonical, crossings, products,  # noqa: F401
                                   separate_devices)
+
+pytestmark = pytest.mark.usefixtures("local_players")  # test_secret_sharing's PLAYERS
 
 PROVIDERS = {"dealer": Dealer, "seeded dealer": SeededDealer}
 
