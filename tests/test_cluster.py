@@ -13,7 +13,6 @@ TensorFlow and he_tf: ~15-25 s on a busy 2-core machine).
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -34,16 +33,6 @@ ATTEMPTS = 3  # a free port can be taken between picking it and the server bindi
 STARTUP: dict[str, str] = {}  # player -> what its serve-player printed before serving (the fixture's)
 
 
-def start_servers(config_path: Path, log_dir: Path, players=PLAYERS, options=(),
-                  startup: dict | None = None) -> list[subprocess.Popen]:
-    """One serve-player process per player (he_tf.remote.loopback.start_players), ready."""
-    return start_players(config_path, players, log_dir, options=options, timeout=STARTUP_TIMEOUT,
-                         startup=startup)
-
-
-stop_servers = stop_players
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A connected ClusterConfig of three server processes, installed as the config."""
@@ -54,7 +43,7 @@ def cluster(tmp_path_factory):
         config = ClusterConfig({p: f"127.0.0.1:{free_port()}" for p in PLAYERS})
         config.to_json(work / "cluster.json")
         try:
-            procs = start_servers(work / "cluster.json", work, startup=STARTUP)
+            procs = start_players(work / "cluster.json", PLAYERS, work, timeout=STARTUP_TIMEOUT, startup=STARTUP)
             break
         except OSError:
             if attempt == ATTEMPTS - 1:
@@ -69,7 +58,7 @@ def cluster(tmp_path_factory):
         # TensorFlow has no public disconnect: a new eager context drops the remote tasks (tensors and
         # functions made before keep working), so later tests do not talk to stopped servers.
         context._reset_context()
-        stop_servers(procs)
+        stop_players(procs)
 
 
 def listening(port: int) -> list[str]:

@@ -26,8 +26,8 @@ import tensorflow as tf
 import he_tf
 from he_tf.protocol import private_network
 from he_tf.protocol.players import ClusterConfig
-from he_tf.remote.loopback import _die_with_parent, free_port
-from test_cluster import infer_in_tf_function, listening, start_servers, stop_servers
+from he_tf.remote.loopback import die_with_parent, free_port, start_players, stop_players
+from test_cluster import STARTUP_TIMEOUT, infer_in_tf_function, listening
 
 PLAYERS = ("client", "server")
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -114,11 +114,12 @@ def private_cluster(tmp_path_factory):
     config = private_config()
     config.to_json(work / "cluster.json")
     startup: dict[str, str] = {}
-    procs = start_servers(work / "cluster.json", work, PLAYERS, ("--private-network", str(sockets)), startup)
+    procs = start_players(work / "cluster.json", PLAYERS, work, options=("--private-network", str(sockets)),
+                          timeout=STARTUP_TIMEOUT, startup=startup)
     try:
         yield config, sockets, startup
     finally:
-        stop_servers(procs)
+        stop_players(procs)
 
 
 @needs_namespaces
@@ -181,7 +182,7 @@ def sshd(tmp_path):
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
         f"PidFile {tmp_path}/sshd.pid\nAllowStreamLocalForwarding yes\nAllowTcpForwarding yes\n")
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(tmp_path / "sshd_config")], stderr=subprocess.PIPE,
-                            preexec_fn=_die_with_parent)
+                            preexec_fn=die_with_parent)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not listening(ssh_port) and proc.poll() is None:
@@ -201,7 +202,7 @@ def _tunnel(ssh_port: int, key: Path, local_port: int, remote_socket: Path) -> s
          "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
          "-o", "ExitOnForwardFailure=yes",
          "-L", f"127.0.0.1:{local_port}:{remote_socket}", f"{os.environ.get('USER', 'root')}@127.0.0.1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent)
 
 
 def _wait_listening(port_: int, proc: subprocess.Popen, timeout: float = 20.0) -> bool:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from he_tf.protocol.players import ClusterConfig
-from he_tf.remote.loopback import _die_with_parent, start_players, stop_players
+from he_tf.remote.loopback import die_with_parent, start_players, stop_players
 
 MiB = 2**20
 PORT = 2222  # every namespace has its own ports
@@ -115,7 +115,7 @@ def test_remote_traffic_crosses_the_players_links(network):
     net, work = network
     done = subprocess.run([*net.exec_prefix(net.hub), sys.executable, str(DRIVER), str(work / "cluster.json"),
                            str(work)], capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), preexec_fn=_die_with_parent)
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), preexec_fn=die_with_parent)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     print(json.dumps(out, indent=1))  # the byte counts, shown with pytest -s

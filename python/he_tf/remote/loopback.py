@@ -33,7 +33,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: no orphaned server if this process dies
 
 
@@ -61,7 +61,7 @@ def start_players(config_path: str | os.PathLike, players: Sequence[str], log_di
             procs.append(subprocess.Popen(
                 [*prefix, sys.executable, "-m", "he_tf", "serve-player", "--config", str(config_path),
                  "--player", player, *options], stdout=subprocess.PIPE, stderr=log, text=True, env=env,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None))
+                preexec_fn=die_with_parent if sys.platform.startswith("linux") else None))
     deadline = time.monotonic() + timeout
     waiting = {p.stdout: (player, p) for player, p in zip(players, procs)}
     try:
