@@ -13,7 +13,6 @@ TensorFlow and he_tf: ~15-25 s on a busy 2-core machine).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
